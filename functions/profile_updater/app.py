@@ -1,0 +1,72 @@
+"""Kinesis-triggered profile updater: wiring only (see pulse.services.ingest for the logic)."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import KinesisDataStreamModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pulse.adapters.aws import SqsDeadLetterSink
+from pulse.adapters.dynamo import DynamoProfileStore
+from pulse.config import get_settings
+from pulse.services.ingest import StreamRecord, process_batch, shard_of
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+
+settings = get_settings()
+store = DynamoProfileStore(settings)
+dead_letters = SqsDeadLetterSink(settings)
+
+
+class RecordNotApplied(Exception):
+    """This record, or an earlier one of its shard, failed transiently; Lambda will re-deliver it."""
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    batch = parse(event=event, model=KinesisDataStreamModel)
+    records = [
+        StreamRecord(
+            shard_id=shard_of(r.eventID),
+            sequence_number=r.kinesis.sequenceNumber,
+            data=r.kinesis.data if isinstance(r.kinesis.data, bytes) else b"",
+            partition_key=r.kinesis.partitionKey,
+            arrival=r.kinesis.approximateArrivalTimestamp,
+            event_source_arn=r.eventSourceARN,
+        )
+        for r in batch.Records
+    ]
+    outcome = process_batch(records, store, dead_letters, half_life_days=settings.decay_half_life_days)
+    metrics.add_metric(name="EventsApplied", unit=MetricUnit.Count, value=outcome.applied)
+    metrics.add_metric(name="EventsSkippedAsDuplicates", unit=MetricUnit.Count, value=outcome.skipped)
+    metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=outcome.dead_lettered)
+    metrics.add_metric(name="ProfileWrites", unit=MetricUnit.Count, value=outcome.writes)
+    metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=len(outcome.failed))
+    logger.info(
+        "batch applied",
+        extra={
+            "records": len(records),
+            "users": outcome.users,
+            "applied": outcome.applied,
+            "skipped": outcome.skipped,
+            "dead_lettered": outcome.dead_lettered,
+            "writes": outcome.writes,
+            "retried": len(outcome.failed),
+        },
+    )
+
+    def record_handler(record: KinesisStreamRecord) -> None:
+        if record.kinesis.sequence_number in outcome.failed:
+            raise RecordNotApplied(record.kinesis.sequence_number)
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

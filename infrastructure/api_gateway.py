@@ -1,0 +1,194 @@
+"""API Gateway (REST, Lambda proxy integration) emulated over local HTTP.
+
+Routes come from the functions' ``Api`` events in the template. A request becomes a v1 proxy event
+(resource, path, httpMethod, headers and multiValueHeaders, query strings, pathParameters,
+requestContext, body), the function's answer becomes the HTTP response. As with ``sam local
+start-api``, API keys are not enforced unless the local stack is given one (``--api-key``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from infrastructure.functions import ApiRoute, FunctionError
+
+log = logging.getLogger("pulse.local.api")
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+Invoke = Callable[[dict[str, Any]], Any]
+
+
+@dataclass
+class BoundRoute:
+    route: ApiRoute
+    pattern: re.Pattern[str]
+    invoke: Invoke
+
+
+def _compile(path: str) -> re.Pattern[str]:
+    regex = ""
+    for part in re.split(r"(\{[^}]+\})", path):
+        if part.startswith("{") and part.endswith("}"):
+            name = part[1:-1]
+            regex += f"(?P<{name.rstrip('+')}>.+)" if name.endswith("+") else f"(?P<{name}>[^/]+)"
+        else:
+            regex += re.escape(part)
+    return re.compile(f"^{regex}/?$")
+
+
+def _json_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return status, {"Content-Type": "application/json"}, body
+
+
+class LocalApi:
+    def __init__(self, stage: str = "prod", api_key: str | None = None) -> None:
+        self.routes: list[BoundRoute] = []
+        self.stage = stage
+        self.api_key = api_key
+
+    def add(self, route: ApiRoute, invoke: Invoke) -> None:
+        self.routes.append(BoundRoute(route, _compile(route.path), invoke))
+        # literal paths before parameterised ones, as API Gateway prefers the most specific match
+        self.routes.sort(key=lambda r: (r.route.path.count("{"), -len(r.route.path)))
+
+    def match(self, method: str, path: str) -> tuple[BoundRoute, dict[str, str]] | None:
+        for bound in self.routes:
+            found = bound.pattern.match(path)
+            if found and bound.route.method in (method, "ANY"):
+                return bound, {k: unquote(v) for k, v in found.groupdict().items()}
+        return None
+
+    def build_event(
+        self,
+        bound: BoundRoute,
+        params: dict[str, str],
+        method: str,
+        raw_path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        source_ip: str,
+    ) -> dict[str, Any]:
+        single: dict[str, str] = {}
+        multi: dict[str, list[str]] = {}
+        for name, value in headers:
+            single[name] = value
+            multi.setdefault(name, []).append(value)
+        qs_single: dict[str, str] = {}
+        qs_multi: dict[str, list[str]] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            qs_single[name] = value
+            qs_multi.setdefault(name, []).append(value)
+        try:
+            text: str | None = body.decode("utf-8") if body else None
+            is_b64 = False
+        except UnicodeDecodeError:
+            text, is_b64 = base64.b64encode(body).decode(), True
+        lower = {k.lower(): v for k, v in single.items()}
+        now = time.time()
+        return {
+            "resource": bound.route.path,
+            "path": raw_path,
+            "httpMethod": method,
+            "headers": single or None,
+            "multiValueHeaders": multi or None,
+            "queryStringParameters": qs_single or None,
+            "multiValueQueryStringParameters": qs_multi or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourceId": "local",
+                "resourcePath": bound.route.path,
+                "httpMethod": method,
+                "path": f"/{self.stage}{raw_path}",
+                "stage": self.stage,
+                "requestId": str(uuid.uuid4()),
+                "extendedRequestId": str(uuid.uuid4()),
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "requestTimeEpoch": int(now * 1000),
+                "accountId": "123456789012",
+                "apiId": "local",
+                "protocol": "HTTP/1.1",
+                "domainName": lower.get("host", "127.0.0.1"),
+                "identity": {
+                    "sourceIp": source_ip,
+                    "userAgent": lower.get("user-agent"),
+                    "apiKey": lower.get("x-api-key"),
+                },
+            },
+            "body": text,
+            "isBase64Encoded": is_b64,
+        }
+
+    def handle(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str = "127.0.0.1"
+    ) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(target)
+        path = parts.path or "/"
+        found = self.match(method, path)
+        if found is None:
+            # deployed, the template's gateway responses give the same status and shape
+            return _json_error(404, "route_not_found", f"no route {method} {path}")
+        bound, params = found
+        if bound.route.api_key_required and self.api_key is not None:
+            given = {k.lower(): v for k, v in headers}.get("x-api-key")
+            if given != self.api_key:
+                return _json_error(403, "forbidden", "a valid x-api-key header is required")
+        event = self.build_event(bound, params, method, path, parts.query, headers, body, source_ip)
+        try:
+            result = bound.invoke(event)
+        except FunctionError as exc:
+            log.error("%s %s: %s", method, path, exc)
+            return _json_error(502, "internal_error", "the function failed")
+        if not isinstance(result, dict) or "statusCode" not in result:
+            return _json_error(502, "internal_error", "the function returned a malformed response")
+        out_headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            out_headers[str(name)] = ", ".join(str(v) for v in values)
+        raw = result.get("body") or ""
+        payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+        return int(result["statusCode"]), out_headers, payload
+
+    def server(self, host: str, port: int) -> ThreadingHTTPServer:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY_BYTES:
+                    status, headers, payload = _json_error(413, "payload_too_large", "request body over 10 MB")
+                    self.close_connection = True
+                else:
+                    body = self.rfile.read(length) if length else b""
+                    status, headers, payload = api.handle(
+                        self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+                    )
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.info("%s %s", self.address_string(), format % args)
+
+        httpd = ThreadingHTTPServer((host, port), Handler)
+        httpd.daemon_threads = True
+        return httpd

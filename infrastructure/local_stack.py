@@ -1,0 +1,220 @@
+"""The local stack: everything ``template.yaml`` declares, on one laptop, without Docker or AWS.
+
+``sam local invoke`` / ``start-api`` need Docker, and moto cannot run Lambda code without it, so this
+module hosts the functions itself:
+- a moto server on loopback (default ``http://127.0.0.1:5000``) with every data resource of the
+  template created from the template (``infrastructure.resources``);
+- one worker process per function with the template's environment plus ``AWS_ENDPOINT_URL``;
+- each Kinesis event source delivered to its function as Lambda would (``kinesis_source``);
+- the API on ``http://127.0.0.1:3000`` as API Gateway REST proxy events (``api_gateway``).
+
+Run it with ``make up`` (``python -m infrastructure.local_stack``); Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from infrastructure.api_gateway import LocalApi
+from infrastructure.functions import FunctionSpec, FunctionWorker, function_specs
+from infrastructure.kinesis_source import KinesisEventSource
+from infrastructure.resources import create_all
+from infrastructure.template import Stack, load_template
+
+log = logging.getLogger("pulse.local")
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+@dataclass
+class LocalStackConfig:
+    host: str = "127.0.0.1"
+    aws_port: int = 5000
+    api_port: int = 3000
+    region: str = "us-east-1"
+    stack_name: str = "pulse-local"
+    poll_interval: float = 0.2
+    api_key: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    start_moto: bool = True  # False: use an AWS endpoint that is already running at aws_port
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+
+class LocalStack:
+    def __init__(self, config: LocalStackConfig | None = None) -> None:
+        self.config = config or LocalStackConfig()
+        self.stack = Stack(
+            load_template(), name=self.config.stack_name, region=self.config.region, parameters=self.config.parameters
+        )
+        self.moto: Any = None
+        self.workers: dict[str, FunctionWorker] = {}
+        self.sources: list[KinesisEventSource] = []
+        self.api = LocalApi(stage=str(self.stack.parameters.get("Stage", "prod")), api_key=self.config.api_key)
+        self.httpd: Any = None
+        self.specs: dict[str, FunctionSpec] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def client(self, service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=self.config.region,
+            endpoint_url=self.config.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"mode": "standard", "max_attempts": 3}),
+        )
+
+    def local_env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.config.endpoint,
+            "AWS_REGION": self.config.region,
+            "AWS_DEFAULT_REGION": self.config.region,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+            **CREDENTIALS,
+        }
+
+    def start(self) -> LocalStack:
+        if self.config.start_moto:
+            from moto.server import ThreadedMotoServer
+
+            self.moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
+            self.moto.start()
+        create_all(self.stack, self.client)
+        self.specs = function_specs(self.stack, self.local_env())
+        for logical_id, spec in self.specs.items():
+            worker = FunctionWorker(spec)
+            self.workers[logical_id] = worker
+            for route in spec.routes:
+                self.api.add(route, worker.invoke)
+            for source in spec.kinesis_sources:
+                destination = None
+                if source.on_failure_arn:
+                    queue_name = source.on_failure_arn.rsplit(":", 1)[-1]
+                    destination = self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+                self.sources.append(
+                    KinesisEventSource(
+                        source,
+                        self.stack.resources[logical_id].attributes["Arn"],
+                        worker.invoke,
+                        self.client("kinesis"),
+                        self.client("sqs"),
+                        region=self.config.region,
+                        destination_url=destination,
+                    )
+                )
+        for mapping in self.sources:
+            thread = threading.Thread(
+                target=mapping.run,
+                args=(self._stop, self.config.poll_interval),
+                daemon=True,
+                name=f"kinesis-{mapping.source.name}",
+            )
+            thread.start()
+            self._threads.append(thread)
+        self.httpd = self.api.server(self.config.host, self.config.api_port)
+        thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="local-api")
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.api_port}"
+
+    def outputs(self) -> dict[str, str]:
+        r = self.stack.resources
+        return {
+            "ApiUrl": self.api_url,
+            "AwsEndpoint": self.config.endpoint,
+            "EventStreamName": r["EventStream"].ref,
+            "ProfilesTableName": r["ProfilesTable"].ref,
+            "SegmentsTableName": r["SegmentsTable"].ref,
+            "ModelBucketName": r["ModelBucket"].ref,
+            "DeadLetterQueueUrl": r["DeadLetterQueue"].ref,
+        }
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for worker in self.workers.values():
+            worker.stop()
+        if self.moto is not None:
+            self.moto.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def parse_args(argv: list[str] | None = None) -> LocalStackConfig:
+    parser = argparse.ArgumentParser(description="Run Pulse's template on a local moto endpoint.")
+    parser.add_argument("--host", default=os.environ.get("PULSE_LOCAL_HOST", "127.0.0.1"))
+    parser.add_argument("--aws-port", type=int, default=int(os.environ.get("PULSE_AWS_PORT", "5000")))
+    parser.add_argument("--api-port", type=int, default=int(os.environ.get("PULSE_API_PORT", "3000")))
+    parser.add_argument("--poll-interval", type=float, default=0.2, help="seconds between Kinesis polls")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("PULSE_LOCAL_API_KEY"),
+        help="require this x-api-key on authenticated routes (default: not enforced)",
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameter override (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    params = dict(p.split("=", 1) for p in args.parameter)
+    return LocalStackConfig(
+        host=args.host,
+        aws_port=args.aws_port,
+        api_port=args.api_port,
+        poll_interval=args.poll_interval,
+        api_key=args.api_key,
+        parameters=params,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    config = parse_args(argv)
+    stack = LocalStack(config).start()
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    for name, value in stack.outputs().items():
+        log.info("%-20s %s", name, value)
+    log.info("local stack ready: API %s, AWS endpoint %s (Ctrl-C stops)", stack.api_url, config.endpoint)
+    sys.stdout.flush()
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        log.info("stopping")
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""boto3 adapters: dead letters to SQS, events to Kinesis. Clients are built in one place."""
+
+import base64
+import json
+import time
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pulse.adapters.ports import DeadLetter, DeadLetterSink, EventPublisher
+from pulse.config import Settings
+
+# botocore's max_attempts counts every try including the first (standard mode).
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+PUT_RECORDS_LIMIT = 500
+PUT_RECORDS_ATTEMPTS = 4
+
+
+@lru_cache(maxsize=8)
+def client(service: str, region: str, endpoint_url: str | None) -> Any:
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+def letter_body(letter: DeadLetter) -> str:
+    """The dead-letter message: why, where in the stream, and the original bytes (base64)."""
+    body: dict[str, Any] = {
+        "reason": letter.reason,
+        "shard_id": letter.shard_id,
+        "sequence_number": letter.sequence_number,
+        "event_source_arn": letter.event_source_arn,
+        "partition_key": letter.partition_key,
+        "approximate_arrival": letter.arrival,
+        "payload_base64": base64.b64encode(letter.payload).decode(),
+    }
+    return json.dumps(body)
+
+
+class SqsDeadLetterSink(DeadLetterSink):
+    def __init__(self, settings: Settings) -> None:
+        self._sqs = client("sqs", settings.region, settings.endpoint_url)
+        self._url = settings.dead_letter_queue_url
+
+    def send(self, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+        failed: list[DeadLetter] = []
+        for start in range(0, len(letters), 10):  # SendMessageBatch takes 10 at a time
+            chunk = list(letters[start : start + 10])
+            entries = [{"Id": str(i), "MessageBody": letter_body(x)} for i, x in enumerate(chunk)]
+            try:
+                response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except (ClientError, BotoCoreError):
+                failed.extend(chunk)
+                continue
+            failed.extend(chunk[int(f["Id"])] for f in response.get("Failed", []))
+        return failed
+
+
+class KinesisEventPublisher(EventPublisher):
+    def __init__(self, settings: Settings, sleep: Any = time.sleep) -> None:
+        self._kinesis = client("kinesis", settings.region, settings.endpoint_url)
+        self._stream = settings.event_stream
+        self._sleep = sleep
+
+    def publish(self, records: Sequence[tuple[str, bytes]]) -> list[int]:
+        failed: list[int] = []
+        for start in range(0, len(records), PUT_RECORDS_LIMIT):
+            pending = list(range(start, min(start + PUT_RECORDS_LIMIT, len(records))))
+            for attempt in range(PUT_RECORDS_ATTEMPTS):
+                entries = [{"PartitionKey": records[i][0], "Data": records[i][1]} for i in pending]
+                try:
+                    response = self._kinesis.put_records(StreamName=self._stream, Records=entries)
+                except (ClientError, BotoCoreError):
+                    result = [{"ErrorCode": "RequestFailed"}] * len(pending)
+                else:
+                    result = response["Records"]
+                # PutRecords is not atomic: retry only the entries Kinesis reports as failed.
+                pending = [i for i, r in zip(pending, result, strict=True) if "ErrorCode" in r]
+                if not pending:
+                    break
+                if attempt + 1 < PUT_RECORDS_ATTEMPTS:
+                    self._sleep(0.05 * 2**attempt)
+            failed.extend(pending)
+        return failed

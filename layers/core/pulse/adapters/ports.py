@@ -1,0 +1,86 @@
+"""Ports: what the use cases need from the outside world, as small interfaces.
+
+The DynamoDB / SQS / Kinesis adapters implement them; tests use in-memory fakes and fault fakes.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pulse.domain.updater import ProfileState, ProfileUpdate
+
+
+class StoreConflict(Exception):
+    """The profile changed since it was read (optimistic lock lost); re-read and re-apply."""
+
+
+class TransientFailure(Exception):
+    """Throttling, timeouts, service errors: the same call may succeed later."""
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    state: ProfileState
+    version: int
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    cursor: str | None
+
+
+class ProfileStore(ABC):
+    @abstractmethod
+    def load(self, user_id: str) -> StoredProfile | None:
+        """The user's profile and idempotency state, read consistently; None if unknown."""
+
+    @abstractmethod
+    def save(self, update: ProfileUpdate, expected_version: int | None) -> None:
+        """One conditional write: the profile and its segment membership changes.
+
+        ``expected_version`` None means "must not exist yet". Raises ``StoreConflict`` when the
+        stored version differs and ``TransientFailure`` when the write may succeed on retry.
+        """
+
+    @abstractmethod
+    def erase(self, user_id: str) -> bool:
+        """Delete the profile, its idempotency state and every segment membership; False if unknown."""
+
+
+class SegmentDirectory(ABC):
+    @abstractmethod
+    def members(self, segment: str, limit: int, cursor: str | None) -> Page:
+        """One page of a segment's audience (a Query on the segment's partition)."""
+
+    @abstractmethod
+    def count(self, segment: str) -> int:
+        """Members in the segment now."""
+
+    @abstractmethod
+    def family_segments(self) -> list[str]:
+        """Names of generated segments (families such as ``fan:<category>``) seen so far."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    reason: str
+    payload: bytes
+    shard_id: str
+    sequence_number: str
+    event_source_arn: str | None = None
+    arrival: float | None = None
+    partition_key: str | None = None
+
+
+class DeadLetterSink(ABC):
+    @abstractmethod
+    def send(self, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+        """Send letters; returns those that could not be sent (transient)."""
+
+
+class EventPublisher(ABC):
+    @abstractmethod
+    def publish(self, records: Sequence[tuple[str, bytes]]) -> list[int]:
+        """Put (partition key, data) records on the stream; returns indexes that finally failed."""

@@ -1,0 +1,35 @@
+"""Configuration: the environment variables declared in template.yaml, read in one place."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """Settings of every Pulse function. Names match the template's ``Environment.Variables``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    profiles_table: str = Field("pulse-profiles", alias="PROFILES_TABLE")
+    segments_table: str = Field("pulse-segments", alias="SEGMENTS_TABLE")
+    event_stream: str = Field("pulse-events", alias="EVENT_STREAM")
+    model_bucket: str = Field("pulse-models", alias="MODEL_BUCKET")
+    dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
+    decay_half_life_days: float = Field(14.0, gt=0, alias="DECAY_HALF_LIFE_DAYS")
+    model_refresh_seconds: float = Field(30.0, gt=0, alias="MODEL_REFRESH_SECONDS")
+    region: str = Field("us-east-1", alias="AWS_REGION")
+    # Set only on the local stack (moto); on AWS the SDK's default endpoints are used.
+    endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
+
+    @property
+    def half_life_seconds(self) -> float:
+        return self.decay_half_life_days * 86400.0
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings; read once (tests call ``get_settings.cache_clear()``)."""
+    return Settings.model_validate(dict(os.environ))

@@ -1,0 +1,232 @@
+"""Behaviour events: the one representation of the contract's section 1.
+
+Producers write these objects to Kinesis (one per record) or POST them to ``/events``. Everything that
+reads an event, the updater, the collector, the training job, parses it here.
+"""
+
+import json
+import math
+import time
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+MAX_EVENT_BYTES = 10 * 1024
+MAX_FUTURE_SECONDS = 300.0
+MAX_CUSTOM_TRAITS = 50
+
+EventType = Literal[
+    "view",
+    "click",
+    "add_to_cart",
+    "remove_from_cart",
+    "purchase",
+    "rate",
+    "like",
+    "dislike",
+    "search",
+    "ad_impression",
+    "ad_click",
+    "identify",
+]
+EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+
+Id128 = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+TraitValue = str | bool | int | float
+
+KNOWN_TRAITS = ("age", "gender", "occupation", "country", "city", "zip", "signup_at")
+
+
+class InvalidEvent(ValueError):
+    """An event that can never be applied; ``reason`` says why in words a producer can act on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def to_epoch(value: Any) -> float:
+    """ISO-8601 with an offset, or epoch seconds, as epoch seconds."""
+    if isinstance(value, bool):
+        raise ValueError("must be ISO-8601 with an offset or epoch seconds")
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError("epoch seconds must be a finite, non-negative number")
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError("must be ISO-8601 with an offset or epoch seconds") from exc
+        if parsed.tzinfo is None:
+            raise ValueError("ISO-8601 timestamps need a UTC offset, e.g. 2024-05-01T12:00:00Z")
+        return parsed.timestamp()
+    raise ValueError("must be ISO-8601 with an offset or epoch seconds")
+
+
+class ItemContext(BaseModel):
+    """Item facts at event time. Extra keys (title, ...) are kept as catalog metadata."""
+
+    model_config = ConfigDict(extra="allow")
+
+    category: str | list[str] | None = None
+    brand: str | None = Field(None, max_length=128)
+    price: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+    @field_validator("category")
+    @classmethod
+    def _categories_are_short(cls, value: str | list[str] | None) -> str | list[str] | None:
+        names = [value] if isinstance(value, str) else value or []
+        if len(names) > 20 or any(not 0 < len(n) <= 128 for n in names):
+            raise ValueError("category: up to 20 names of 1-128 characters")
+        return value
+
+    @property
+    def categories(self) -> list[str]:
+        if self.category is None:
+            return []
+        return [self.category] if isinstance(self.category, str) else list(self.category)
+
+
+class Traits(BaseModel):
+    """Basic information from ``identify``: known fields plus up to 50 custom traits."""
+
+    model_config = ConfigDict(extra="allow")
+
+    age: int | None = Field(None, ge=0, le=120)
+    gender: str | None = Field(None, max_length=64)
+    occupation: str | None = Field(None, max_length=128)
+    country: str | None = Field(None, max_length=64)
+    city: str | None = Field(None, max_length=128)
+    zip: str | None = Field(None, max_length=32)
+    signup_at: float | None = None
+
+    @field_validator("signup_at", mode="before")
+    @classmethod
+    def _signup_epoch(cls, value: Any) -> float | None:
+        return None if value is None else to_epoch(value)
+
+    @model_validator(mode="after")
+    def _custom_traits(self) -> "Traits":
+        extra = self.model_extra or {}
+        if len(extra) > MAX_CUSTOM_TRAITS:
+            raise ValueError(f"at most {MAX_CUSTOM_TRAITS} custom traits")
+        for key, val in extra.items():
+            if not 0 < len(key) <= 64:
+                raise ValueError("custom trait names are 1-64 characters")
+            if not isinstance(val, str | bool | int | float) or (isinstance(val, float) and not math.isfinite(val)):
+                raise ValueError(f"custom trait {key!r} must be a string, number or boolean")
+            if isinstance(val, str) and len(val) > 256:
+                raise ValueError(f"custom trait {key!r} is longer than 256 characters")
+        return self
+
+    def as_dict(self) -> dict[str, TraitValue]:
+        """Only the traits that were given."""
+        return {k: v for k, v in self.model_dump(exclude_none=True).items()}
+
+
+class BehaviorEvent(BaseModel):
+    """One behaviour event (contract section 1). Timestamps are normalised to epoch seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: Id128
+    event_type: EventType
+    user_id: UserId
+    timestamp: float
+    item_id: Id128 | None = None
+    session_id: Id128 | None = None
+    value: float | None = Field(None, allow_inf_nan=False)
+    quantity: int = Field(1, ge=1, le=10_000)
+    query: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+    item: ItemContext | None = None
+    traits: Traits | None = None
+    campaign_id: Id128 | None = None
+    recommendation_id: Id128 | None = None
+    context: dict[str, Annotated[str, StringConstraints(max_length=512)]] | None = None
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _timestamp(cls, value: Any) -> float:
+        return to_epoch(value)
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _integer_quantity(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError("quantity must be an integer >= 1")
+        return value
+
+    @model_validator(mode="after")
+    def _rules_per_type(self, info: ValidationInfo) -> "BehaviorEvent":
+        kind = self.event_type
+        if kind not in ("search", "identify") and self.item_id is None:
+            raise ValueError(f"item_id is required for {kind} events")
+        if kind == "search" and self.query is None:
+            raise ValueError("query is required for search events")
+        if kind == "identify" and self.traits is None:
+            raise ValueError("traits is required for identify events")
+        if kind == "rate" and (self.value is None or not 1 <= self.value <= 5):
+            raise ValueError("rate events need value, the rating, between 1 and 5")
+        if kind == "purchase" and self.value is not None and self.value < 0:
+            raise ValueError("purchase value is the unit price and cannot be negative")
+        context = info.context if isinstance(info.context, dict) else {}
+        now = float(context.get("now", time.time()))
+        if self.timestamp > now + MAX_FUTURE_SECONDS:
+            raise ValueError("timestamp is more than 5 minutes ahead of the processor's clock")
+        return self
+
+    @property
+    def unit_price(self) -> float | None:
+        if self.value is not None and self.event_type == "purchase":
+            return self.value
+        return self.item.price if self.item else None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """A short, producer-readable reason from a pydantic error."""
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ())) or "event"
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts)
+
+
+def parse_event(payload: bytes | str | dict[str, Any], now: float | None = None) -> BehaviorEvent:
+    """Validate one event from raw bytes, text or a decoded object; raises ``InvalidEvent``."""
+    ctx = {"now": time.time() if now is None else now}
+    if isinstance(payload, dict):
+        raw_size = len(json.dumps(payload, separators=(",", ":")).encode())
+        if raw_size > MAX_EVENT_BYTES:
+            raise InvalidEvent(f"event is {raw_size} bytes; the limit is {MAX_EVENT_BYTES}")
+        data: Any = payload
+    else:
+        raw = payload.encode() if isinstance(payload, str) else payload
+        if len(raw) > MAX_EVENT_BYTES:
+            raise InvalidEvent(f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidEvent(f"not UTF-8 JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidEvent("an event must be a JSON object")
+    try:
+        return BehaviorEvent.model_validate(data, context=ctx)
+    except ValidationError as exc:
+        raise InvalidEvent(describe_validation_error(exc)) from exc

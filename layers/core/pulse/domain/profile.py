@@ -1,0 +1,297 @@
+"""The user profile (contract section 2) and how behaviour events change it.
+
+Everything here is pure: no clock, no I/O. Every list and map is bounded so that a profile stays far
+below DynamoDB's item limit however many events a user sends. Sorted-by-event-time lists, counters,
+min/max and decayed scores make the result independent of the order batches arrive in (up to the
+bounds, which keep the most recent / strongest entries).
+"""
+
+import bisect
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from pulse.domain.decay import DecayedScores
+from pulse.domain.events import BehaviorEvent, TraitValue
+
+# Bounds (entries), chosen so the stored profile stays under 64 KB (see tests/unit/test_profile_size).
+MAX_RECENT = 50
+MAX_INTERACTED = 500
+MAX_PURCHASED = 200
+MAX_ITEM_AFFINITIES = 200
+MAX_AFFINITIES = 50
+MAX_CART = 100
+MAX_QUERIES = 10
+MAX_SESSION_IDS = 20
+SESSION_GAP_SECONDS = 30 * 60  # no session_id: a new session starts after 30 minutes of silence
+INTENT_HALF_LIFE_SECONDS = 30 * 60  # what the user shops *now* fades within the hour
+
+# How strongly each event type says "I like this" (negative: "I do not").
+SIGNAL_WEIGHTS: dict[str, float] = {
+    "view": 1.0,
+    "click": 1.5,
+    "add_to_cart": 3.0,
+    "remove_from_cart": -1.5,
+    "purchase": 5.0,
+    "like": 4.0,
+    "dislike": -4.0,
+    "ad_impression": -0.2,  # an impression that is not followed by a click reads as "ignored"
+    "ad_click": 2.0,
+}
+PRICE_BANDS: tuple[tuple[float, str], ...] = (
+    (10, "0-10"),
+    (25, "10-25"),
+    (50, "25-50"),
+    (100, "50-100"),
+    (250, "100-250"),
+    (500, "250-500"),
+    (math.inf, "500+"),
+)
+
+
+def signal_weight(event: BehaviorEvent) -> float:
+    if event.event_type == "rate":
+        # 5 -> +2.5, 3 -> +0.5 (watched it, mildly positive), 1 -> -1.5
+        return float(event.value or 3.0) - 2.5
+    return SIGNAL_WEIGHTS.get(event.event_type, 0.0)
+
+
+def price_band(price: float) -> str:
+    for upper, name in PRICE_BANDS:
+        if price < upper:
+            return name
+    return PRICE_BANDS[-1][1]
+
+
+def iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+class Interaction(BaseModel):
+    at: float
+    event_type: str
+    item_id: str
+    event_id: str
+    value: float | None = None
+
+    def sort_key(self) -> tuple[float, str]:
+        return (self.at, self.event_id)
+
+
+class Behavior(BaseModel):
+    counts: dict[str, int] = Field(default_factory=dict)
+    total_spend: float = 0.0
+    units_purchased: int = 0
+    first_seen: float | None = None
+    last_seen: float | None = None
+    sessions: int = 0
+    return_gap_seconds: float = 0.0  # silence before the latest session (lapsed users coming back)
+    recent_sessions: list[str] = Field(default_factory=list)
+    recent: list[Interaction] = Field(default_factory=list)
+    # item -> time of the latest interaction; used to leave out what the user already knows
+    interacted: dict[str, float] = Field(default_factory=dict)
+    purchased: dict[str, float] = Field(default_factory=dict)
+
+
+class Preferences(BaseModel):
+    half_life_days: float
+    categories: DecayedScores = Field(default_factory=DecayedScores)
+    brands: DecayedScores = Field(default_factory=DecayedScores)
+    price_bands: DecayedScores = Field(default_factory=DecayedScores)
+    items: DecayedScores = Field(default_factory=DecayedScores)
+
+
+class Intent(BaseModel):
+    session_id: str | None = None
+    session_started_at: float | None = None
+    cart: dict[str, int] = Field(default_factory=dict)  # net quantity; shown when > 0
+    cart_updated_at: float | None = None
+    last_purchase_at: float | None = None
+    recent_queries: list[tuple[float, str]] = Field(default_factory=list)
+    categories: DecayedScores = Field(default_factory=DecayedScores)
+
+
+class RiskState(BaseModel):
+    score: float = 0.0
+    flags: list[str] = Field(default_factory=list)
+    minute_counts: dict[str, int] = Field(default_factory=dict)  # events per minute, last 10 minutes
+    peak_events_per_minute: int = 0
+    new_account_high_value: bool = False
+
+
+class UserProfile(BaseModel):
+    user_id: str
+    created_at: float
+    updated_at: float
+    version: int = 0
+    traits: dict[str, TraitValue] = Field(default_factory=dict)
+    behavior: Behavior = Field(default_factory=Behavior)
+    preferences: Preferences
+    intent: Intent = Field(default_factory=Intent)
+    segments: list[str] = Field(default_factory=list)
+    risk: RiskState = Field(default_factory=RiskState)
+
+    @classmethod
+    def new(cls, user_id: str, now: float, half_life_days: float) -> "UserProfile":
+        return cls(
+            user_id=user_id,
+            created_at=now,
+            updated_at=now,
+            preferences=Preferences(half_life_days=half_life_days),
+        )
+
+    @property
+    def half_life_seconds(self) -> float:
+        return self.preferences.half_life_days * 86400.0
+
+    def cart_items(self) -> dict[str, int]:
+        return {k: v for k, v in self.intent.cart.items() if v > 0}
+
+    def public_view(self, top: int = 10) -> dict[str, Any]:
+        """The profile as the API returns it (contract section 2): readable times, top affinities."""
+        b, p, i, r = self.behavior, self.preferences, self.intent, self.risk
+        now = b.last_seen or self.updated_at
+        hl = self.half_life_seconds
+
+        def scores(s: DecayedScores, half_life: float = hl) -> dict[str, float]:
+            return {k: round(v, 4) for k, v in s.top(top, now, half_life)}
+
+        return {
+            "user_id": self.user_id,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "version": self.version,
+            "traits": {k: (iso(v) if k == "signup_at" and isinstance(v, float) else v) for k, v in self.traits.items()},
+            "behavior": {
+                "counts": dict(sorted(b.counts.items())),
+                "total_events": sum(b.counts.values()),
+                "total_spend": round(b.total_spend, 2),
+                "units_purchased": b.units_purchased,
+                "first_seen": iso(b.first_seen),
+                "last_seen": iso(b.last_seen),
+                "sessions": b.sessions,
+                "recent_interactions": [
+                    {"at": iso(x.at), "event_type": x.event_type, "item_id": x.item_id}
+                    | ({"value": x.value} if x.value is not None else {})
+                    for x in reversed(b.recent[-20:])
+                ],
+            },
+            "preferences": {
+                "half_life_days": p.half_life_days,
+                "as_of": iso(now),
+                "categories": scores(p.categories),
+                "brands": scores(p.brands),
+                "price_bands": scores(p.price_bands),
+                "items": scores(p.items),
+            },
+            "intent": {
+                "session_id": i.session_id,
+                "session_started_at": iso(i.session_started_at),
+                "cart": self.cart_items(),
+                "recent_queries": [q for _, q in reversed(i.recent_queries)],
+                "categories": scores(i.categories, INTENT_HALF_LIFE_SECONDS),
+            },
+            "segments": sorted(self.segments),
+            "risk": {"score": round(r.score, 4), "flags": list(r.flags)},
+        }
+
+
+def _insert_bounded_sorted(items: list[Any], item: Any, limit: int, key: Any) -> None:
+    keys = [key(x) for x in items]
+    items.insert(bisect.bisect_right(keys, key(item)), item)
+    if len(items) > limit:
+        del items[: len(items) - limit]
+
+
+def _touch_bounded(mapping: dict[str, float], key: str, at: float, limit: int) -> None:
+    mapping[key] = max(at, mapping.get(key, at))
+    if len(mapping) > limit:
+        for old, _ in sorted(mapping.items(), key=lambda kv: (kv[1], kv[0]))[: len(mapping) - limit]:
+            del mapping[old]
+
+
+def _track_session(profile: UserProfile, event: BehaviorEvent) -> None:
+    b, intent = profile.behavior, profile.intent
+    sid = event.session_id
+    if b.last_seen is not None and event.timestamp - b.last_seen > SESSION_GAP_SECONDS:
+        b.return_gap_seconds = event.timestamp - b.last_seen
+    if sid is None:
+        # Infer sessions from gaps when the producer does not send session ids.
+        last = b.last_seen
+        if last is None or event.timestamp - last > SESSION_GAP_SECONDS:
+            b.sessions += 1
+            if last is None or event.timestamp >= last:
+                intent.session_id, intent.session_started_at = None, event.timestamp
+        return
+    if sid not in b.recent_sessions:
+        b.sessions += 1
+        b.recent_sessions.append(sid)
+        del b.recent_sessions[:-MAX_SESSION_IDS]
+    if b.last_seen is None or event.timestamp >= b.last_seen:
+        if intent.session_id != sid:
+            intent.session_id, intent.session_started_at = sid, event.timestamp
+        elif intent.session_started_at is not None:
+            intent.session_started_at = min(intent.session_started_at, event.timestamp)
+
+
+def apply_event(profile: UserProfile, event: BehaviorEvent, item_categories: list[str] | None = None) -> None:
+    """Fold one event into the profile in place (the caller has already de-duplicated it)."""
+    b, p, intent = profile.behavior, profile.preferences, profile.intent
+    t, kind = event.timestamp, event.event_type
+    hl = profile.half_life_seconds
+
+    _track_session(profile, event)
+    b.counts[kind] = b.counts.get(kind, 0) + 1
+    b.first_seen = t if b.first_seen is None else min(b.first_seen, t)
+    b.last_seen = t if b.last_seen is None else max(b.last_seen, t)
+
+    if kind == "identify" and event.traits is not None:
+        profile.traits.update(event.traits.as_dict())
+    if kind == "search" and event.query:
+        _insert_bounded_sorted(intent.recent_queries, (t, event.query), MAX_QUERIES, key=lambda q: q)
+
+    item_id = event.item_id
+    if item_id is None:
+        return
+    _insert_bounded_sorted(
+        b.recent,
+        Interaction(at=t, event_type=kind, item_id=item_id, event_id=event.event_id, value=event.value),
+        MAX_RECENT,
+        key=Interaction.sort_key,
+    )
+    if kind not in ("ad_impression", "remove_from_cart", "dislike"):
+        _touch_bounded(b.interacted, item_id, t, MAX_INTERACTED)
+
+    if kind in ("add_to_cart", "remove_from_cart", "purchase"):
+        sign = 1 if kind == "add_to_cart" else -1
+        intent.cart[item_id] = intent.cart.get(item_id, 0) + sign * event.quantity
+        if intent.cart[item_id] == 0:
+            del intent.cart[item_id]
+        if len(intent.cart) > MAX_CART:  # drop the most negative (stale removals) first
+            for key, _ in sorted(intent.cart.items(), key=lambda kv: (kv[1], kv[0]))[: len(intent.cart) - MAX_CART]:
+                del intent.cart[key]
+        intent.cart_updated_at = max(t, intent.cart_updated_at or t)
+    if kind == "purchase":
+        price = event.unit_price or 0.0
+        b.total_spend += price * event.quantity
+        b.units_purchased += event.quantity
+        _touch_bounded(b.purchased, item_id, t, MAX_PURCHASED)
+        intent.last_purchase_at = max(t, intent.last_purchase_at or t)
+
+    weight = signal_weight(event)
+    categories = event.item.categories if event.item else (item_categories or [])
+    p.items.add(item_id, weight, t, hl, MAX_ITEM_AFFINITIES)
+    for cat in categories:
+        p.categories.add(cat, weight / max(1, len(categories)) ** 0.5, t, hl, MAX_AFFINITIES)
+        if weight > 0:
+            intent.categories.add(cat, weight, t, INTENT_HALF_LIFE_SECONDS, MAX_AFFINITIES)
+    if event.item is not None:
+        if event.item.brand:
+            p.brands.add(event.item.brand, weight, t, hl, MAX_AFFINITIES)
+        unit_price = event.unit_price
+        if unit_price is not None:
+            p.price_bands.add(price_band(unit_price), weight, t, hl, len(PRICE_BANDS))

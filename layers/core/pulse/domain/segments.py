@@ -1,0 +1,142 @@
+"""Segments for precise marketing, declared as data in ``segments.json`` and evaluated on every update.
+
+A segment is a conjunction of conditions over profile *features* (below), evaluated at the profile's
+own clock (its latest event), so replays of old logs give the same memberships as live traffic.
+Families generate one segment per value (``fan:<category>``). Marketing segments leave out users whose
+risk score is flagged; ``risk_flagged`` itself is the audience for review.
+"""
+
+import json
+import operator
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from pulse.domain.profile import UserProfile
+from pulse.domain.risk import is_flagged
+
+Op = Literal["<", "<=", ">", ">=", "==", "!="]
+OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+class Condition(BaseModel):
+    feature: str
+    op: Op
+    value: float | int | bool | str
+
+    def holds(self, features: dict[str, Any]) -> bool:
+        actual = features.get(self.feature)
+        if actual is None:
+            return False
+        try:
+            return bool(OPS[self.op](actual, self.value))
+        except TypeError:
+            return False
+
+
+class SegmentDefinition(BaseModel):
+    name: str
+    description: str
+    rule: list[Condition]
+    marketing: bool = True
+
+    def matches(self, features: dict[str, Any]) -> bool:
+        return all(c.holds(features) for c in self.rule)
+
+
+class SegmentFamily(BaseModel):
+    family: str
+    pattern: str
+    description: str
+    top: int
+    min_affinity: float
+    marketing: bool = True
+
+
+class SegmentCatalog(BaseModel):
+    segments: list[SegmentDefinition]
+    families: list[SegmentFamily]
+
+    def describe(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = [
+            {
+                "name": s.name,
+                "description": s.description,
+                "marketing": s.marketing,
+                "rule": [c.model_dump() for c in s.rule],
+            }
+            for s in self.segments
+        ]
+        return out
+
+    def family_of(self, segment: str) -> SegmentFamily | None:
+        for fam in self.families:
+            prefix = fam.pattern.split("{", 1)[0]
+            if segment.startswith(prefix) and len(segment) > len(prefix):
+                return fam
+        return None
+
+    def is_known(self, segment: str) -> bool:
+        return any(s.name == segment for s in self.segments) or self.family_of(segment) is not None
+
+
+@lru_cache(maxsize=1)
+def catalog() -> SegmentCatalog:
+    path = Path(__file__).with_name("segments.json")
+    return SegmentCatalog.model_validate(json.loads(path.read_text()))
+
+
+def features(profile: UserProfile) -> dict[str, Any]:
+    """The flat facts segment rules are written against."""
+    b, intent = profile.behavior, profile.intent
+    now = b.last_seen or profile.updated_at
+    signup = profile.traits.get("signup_at")
+    born = signup if isinstance(signup, float) else b.first_seen
+    impressions, clicks = b.counts.get("ad_impression", 0), b.counts.get("ad_click", 0)
+    cart_items = len(profile.cart_items())
+    age = profile.traits.get("age")
+    return {
+        "account_age_days": None if born is None else (now - born) / 86400.0,
+        "total_spend": b.total_spend,
+        "purchases": b.counts.get("purchase", 0),
+        "sessions": b.sessions,
+        "return_gap_days": b.return_gap_seconds / 86400.0,
+        "cart_items": cart_items,
+        "hours_since_cart_activity": None
+        if intent.cart_updated_at is None
+        else (now - intent.cart_updated_at) / 3600.0,
+        "purchased_since_cart": intent.last_purchase_at is not None
+        and intent.cart_updated_at is not None
+        and intent.last_purchase_at >= intent.cart_updated_at,
+        "ad_clicks": clicks,
+        "ad_ctr": clicks / impressions if impressions else (1.0 if clicks else 0.0),
+        "age": age if isinstance(age, int | float) and not isinstance(age, bool) else None,
+        "gender": profile.traits.get("gender"),
+        "risk_score": profile.risk.score,
+        "risk_flagged": is_flagged(profile),
+    }
+
+
+def evaluate(profile: UserProfile, cat: SegmentCatalog | None = None) -> list[str]:
+    """Names of the segments the profile is in now (sorted)."""
+    cat = cat or catalog()
+    feats = features(profile)
+    flagged = feats["risk_flagged"]
+    names = [s.name for s in cat.segments if (not s.marketing or not flagged) and s.matches(feats)]
+    if not flagged:
+        now = profile.behavior.last_seen or profile.updated_at
+        for fam in cat.families:
+            for category, score in profile.preferences.categories.top(fam.top, now, profile.half_life_seconds):
+                if score >= fam.min_affinity:
+                    names.append(fam.pattern.format(category=category))
+    return sorted(set(names))

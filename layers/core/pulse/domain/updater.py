@@ -1,0 +1,112 @@
+"""Applying a user's events exactly once: the pure core of the profile updater.
+
+Idempotency state lives with the profile and is written in the same conditional write:
+- ``applied``: per shard, the highest Kinesis sequence number already folded in. A re-delivered record
+  (Lambda retry, bisection, checkpoint replay) has a number at or below it and is skipped. Sequence
+  numbers are compared as integers (moto numbers them 1, 2, 3; AWS uses 56-digit numbers).
+- ``recent_event_ids``: the last ``MAX_EVENT_IDS`` event ids; a producer duplicate (same ``event_id``,
+  a new record) is skipped.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+from pulse.domain import risk, segments
+from pulse.domain.events import BehaviorEvent
+from pulse.domain.profile import UserProfile, apply_event
+
+MAX_EVENT_IDS = 256
+
+
+@dataclass(frozen=True, order=True)
+class StreamPosition:
+    shard_id: str
+    sequence_number: int
+
+    def __str__(self) -> str:
+        return f"{self.shard_id}/{self.sequence_number}"
+
+
+@dataclass(frozen=True)
+class PositionedEvent:
+    event: BehaviorEvent
+    position: StreamPosition | None = None
+
+
+class ProfileState(BaseModel):
+    """What is stored for one user: the profile plus its idempotency state."""
+
+    profile: UserProfile
+    applied: dict[str, str] = Field(default_factory=dict)  # shard id -> sequence number (decimal string)
+    recent_event_ids: list[str] = Field(default_factory=list)
+
+    def already_applied(self, item: PositionedEvent) -> bool:
+        pos = item.position
+        if pos is not None:
+            mark = self.applied.get(pos.shard_id)
+            if mark is not None and pos.sequence_number <= int(mark):
+                return True
+        return item.event.event_id in self.recent_event_ids
+
+
+@dataclass
+class ProfileUpdate:
+    """The outcome of applying one user's events from one batch."""
+
+    state: ProfileState
+    applied: int = 0
+    skipped: int = 0
+    joined: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.applied > 0
+
+
+def apply_user_events(
+    state: ProfileState | None,
+    user_id: str,
+    events: Sequence[PositionedEvent],
+    now: float,
+    half_life_days: float,
+) -> ProfileUpdate:
+    """Fold ``events`` (one user's, in stream order) into a copy of ``state``.
+
+    ``now`` is the processor's clock; it only stamps ``created_at`` / ``updated_at``.
+    """
+    if state is None:
+        state = ProfileState(profile=UserProfile.new(user_id, now, half_life_days))
+    else:
+        state = state.model_copy(deep=True)
+    profile = state.profile
+    before = list(profile.segments)
+    update = ProfileUpdate(state=state)
+    seen_ids = set(state.recent_event_ids)
+    for item in events:
+        if item.event.user_id != user_id:
+            raise ValueError(f"event {item.event.event_id} belongs to {item.event.user_id}, not {user_id}")
+        if state.already_applied(item) or item.event.event_id in seen_ids:
+            update.skipped += 1
+        else:
+            apply_event(profile, item.event)
+            risk.observe(profile, item.event)
+            seen_ids.add(item.event.event_id)
+            state.recent_event_ids.append(item.event.event_id)
+            update.applied += 1
+        pos = item.position
+        if pos is not None:
+            mark = state.applied.get(pos.shard_id)
+            if mark is None or pos.sequence_number > int(mark):
+                state.applied[pos.shard_id] = str(pos.sequence_number)
+    del state.recent_event_ids[:-MAX_EVENT_IDS]
+    if update.applied:
+        risk.assess(profile)
+        profile.segments = segments.evaluate(profile)
+        profile.version += 1
+        profile.updated_at = max(now, profile.updated_at)
+        update.joined = sorted(set(profile.segments) - set(before))
+        update.left = sorted(set(before) - set(profile.segments))
+    return update

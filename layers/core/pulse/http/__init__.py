@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the API functions: one error shape, mapped in one place."""

@@ -1,0 +1,75 @@
+"""One JSON error shape everywhere: ``{"error": {"code": "<stable_code>", "message": "<for humans>"}}``.
+
+Domain and validation errors map to 4xx here, in one place; anything unexpected is logged and becomes
+a 500 ``internal_error`` without leaking details.
+"""
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import (
+    BadRequestError,
+    NotFoundError,
+    ServiceError,
+)
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+logger = Logger(child=True)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str) -> Response[Any]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps({"error": {"code": code, "message": message}}),
+    )
+
+
+def _describe(errors: Any) -> str:
+    parts = []
+    for err in list(errors)[:5]:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        where = ".".join(loc) or "request"
+        parts.append(f"{where}: {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(ApiError)
+    def _api_error(exc: ApiError) -> Response[Any]:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[Any]:
+        return error_response(400, "invalid_request", _describe(exc.errors()))
+
+    @app.exception_handler(BadRequestError)
+    def _bad_request(exc: BadRequestError) -> Response[Any]:
+        return error_response(400, "invalid_request", str(exc.msg))
+
+    @app.exception_handler(NotFoundError)
+    def _not_found_error(exc: NotFoundError) -> Response[Any]:
+        return error_response(404, "not_found", str(exc.msg))
+
+    @app.exception_handler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response[Any]:
+        code = "invalid_request" if 400 <= exc.status_code < 500 else "internal_error"
+        return error_response(exc.status_code, code, str(exc.msg))
+
+    @app.not_found
+    def _no_route(exc: Exception) -> Response[Any]:
+        event = app.current_event
+        return error_response(404, "route_not_found", f"no route {event.http_method} {event.path}")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[Any]:
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error", "internal error; the request id is in the logs")

@@ -1,0 +1,30 @@
+"""Use case of ``POST /events``: validate each event, put the valid ones on the stream."""
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pulse.adapters.ports import EventPublisher
+from pulse.domain.events import InvalidEvent, parse_event
+
+
+def collect(publisher: EventPublisher, events: Sequence[Any], now: float | None = None) -> dict[str, Any]:
+    """``{accepted, rejected: [{index, error}]}``; valid events go to Kinesis keyed by user."""
+    rejected: list[dict[str, Any]] = []
+    valid: list[tuple[int, str, bytes]] = []
+    for index, raw in enumerate(events):
+        if not isinstance(raw, dict):
+            rejected.append({"index": index, "error": "an event must be a JSON object"})
+            continue
+        try:
+            event = parse_event(raw, now=now)
+        except InvalidEvent as exc:
+            rejected.append({"index": index, "error": exc.reason})
+            continue
+        valid.append((index, event.user_id, json.dumps(raw, separators=(",", ":")).encode()))
+    failed = set(publisher.publish([(user, data) for _, user, data in valid]))
+    for position, (index, _, _) in enumerate(valid):
+        if position in failed:
+            rejected.append({"index": index, "error": "the stream did not take the event; send it again"})
+    rejected.sort(key=lambda r: r["index"])
+    return {"accepted": len(valid) - len(failed), "rejected": rejected}

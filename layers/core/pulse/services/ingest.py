@@ -1,0 +1,154 @@
+"""Use case of the profile updater: apply one Kinesis batch to the profiles, exactly once.
+
+1. Every record is parsed; one that can never be applied (not JSON, invalid, too large, too far in the
+   future) becomes a dead letter with its reason, payload and stream position, and counts as processed.
+2. Valid events are grouped by user, keeping stream order, and each user gets one read and one
+   conditional write (``ProfileStore.save``). A lost optimistic lock is retried from a fresh read.
+3. A transient failure (throttling, timeouts, a dead letter that could not be sent) fails the record
+   where it happened *and every later record of that shard*; Lambda resumes the shard there, and the
+   per-shard high-water mark in each profile makes the re-delivered, already-applied records no-ops.
+"""
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pulse.adapters.ports import (
+    DeadLetter,
+    DeadLetterSink,
+    ProfileStore,
+    StoreConflict,
+    TransientFailure,
+)
+from pulse.domain.events import InvalidEvent, parse_event
+from pulse.domain.updater import PositionedEvent, StreamPosition, apply_user_events
+
+CONFLICT_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    """A Kinesis record as the updater sees it."""
+
+    shard_id: str
+    sequence_number: str
+    data: bytes
+    partition_key: str | None = None
+    arrival: float | None = None
+    event_source_arn: str | None = None
+
+    @property
+    def position(self) -> StreamPosition:
+        return StreamPosition(self.shard_id, int(self.sequence_number))
+
+
+@dataclass
+class BatchOutcome:
+    failed: set[str] = field(default_factory=set)  # sequence numbers to report as batch item failures
+    applied: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+    writes: int = 0
+    conflicts: int = 0
+    users: int = 0
+
+
+def shard_of(event_id: str) -> str:
+    """Lambda's Kinesis ``eventID`` is ``<shardId>:<sequenceNumber>``."""
+    return event_id.rsplit(":", 1)[0]
+
+
+def process_batch(
+    records: Sequence[StreamRecord],
+    store: ProfileStore,
+    dead_letters: DeadLetterSink,
+    half_life_days: float,
+    now: float | None = None,
+) -> BatchOutcome:
+    now = time.time() if now is None else now
+    outcome = BatchOutcome()
+    by_user: dict[str, list[PositionedEvent]] = defaultdict(list)
+    letters: list[DeadLetter] = []
+    letter_records: dict[int, StreamRecord] = {}
+
+    for record in records:
+        try:
+            event = parse_event(record.data, now=now)
+        except InvalidEvent as exc:
+            letter = DeadLetter(
+                reason=exc.reason,
+                payload=record.data,
+                shard_id=record.shard_id,
+                sequence_number=record.sequence_number,
+                event_source_arn=record.event_source_arn,
+                arrival=record.arrival,
+                partition_key=record.partition_key,
+            )
+            letters.append(letter)
+            letter_records[id(letter)] = record
+            continue
+        by_user[event.user_id].append(PositionedEvent(event, record.position))
+
+    first_failure: dict[str, int] = {}
+
+    def fail_from(position: StreamPosition) -> None:
+        current = first_failure.get(position.shard_id)
+        if current is None or position.sequence_number < current:
+            first_failure[position.shard_id] = position.sequence_number
+
+    if letters:
+        unsent = dead_letters.send(letters)
+        outcome.dead_lettered = len(letters) - len(unsent)
+        for letter in unsent:
+            fail_from(letter_records[id(letter)].position)
+
+    # Users in order of their first record, so a shard that already failed can skip later users:
+    # they would be re-delivered anyway.
+    ordered = sorted(by_user.items(), key=lambda kv: min(e.position for e in kv[1] if e.position))
+    outcome.users = len(ordered)
+    for user_id, events in ordered:
+        first = events[0].position
+        assert first is not None
+        known_failure = first_failure.get(first.shard_id)
+        if known_failure is not None and first.sequence_number > known_failure:
+            continue
+        try:
+            applied, skipped, writes, conflicts = _apply_user(store, user_id, events, half_life_days, now)
+        except TransientFailure:
+            fail_from(first)
+            continue
+        outcome.applied += applied
+        outcome.skipped += skipped
+        outcome.writes += writes
+        outcome.conflicts += conflicts
+
+    for record in records:
+        mark = first_failure.get(record.shard_id)
+        if mark is not None and int(record.sequence_number) >= mark:
+            outcome.failed.add(record.sequence_number)
+    return outcome
+
+
+def _apply_user(
+    store: ProfileStore,
+    user_id: str,
+    events: list[PositionedEvent],
+    half_life_days: float,
+    now: float,
+) -> tuple[int, int, int, int]:
+    conflicts = 0
+    for _ in range(CONFLICT_ATTEMPTS):
+        stored = store.load(user_id)
+        update = apply_user_events(
+            stored.state if stored else None, user_id, events, now=now, half_life_days=half_life_days
+        )
+        if not update.changed:
+            return 0, update.skipped, 0, conflicts
+        try:
+            store.save(update, expected_version=stored.version if stored else None)
+        except StoreConflict:
+            conflicts += 1
+            continue
+        return update.applied, update.skipped, 1, conflicts
+    raise TransientFailure(f"profile of {user_id} kept changing under {CONFLICT_ATTEMPTS} attempts")
