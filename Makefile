@@ -1,0 +1,74 @@
+# Pulse: every target sets itself up (creates the venv on first use).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+export SAM_CLI_TELEMETRY := 0
+export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
+
+.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench events clean
+
+help:
+	@echo "make test   - lint, type-check, template checks and the whole test suite"
+	@echo "make up     - run the local stack (moto on :5000, API on :3000) until Ctrl-C"
+	@echo "make build  - sam build (needs python3.12 on PATH; see scripts/find_python.sh)"
+	@echo "make sizes  - unzipped size of each function with its layer"
+	@echo "make bench  - profile updater benchmark"
+
+$(VENV)/.installed: requirements.txt layers/core/requirements.txt
+	test -x $(PY) || $$(scripts/find_python.sh) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: venv
+	$(BIN)/mypy layers/core/pulse functions/profile_updater functions/api infrastructure scripts
+	$(BIN)/mypy functions/collector
+
+validate: venv
+	$(BIN)/sam validate --lint --region us-east-1
+
+scan: venv
+	$(BIN)/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+
+pytest: venv
+	$(BIN)/pytest
+
+unit: venv
+	$(BIN)/pytest -m unit
+
+integration: venv
+	$(BIN)/pytest -m integration
+
+e2e: venv
+	$(BIN)/pytest -m e2e
+
+test: lint typecheck validate scan pytest
+
+up: venv
+	$(PY) -m infrastructure.local_stack
+
+events: venv
+	$(PY) -m scripts.make_sample_events
+
+build: venv
+	PATH="$$(dirname $$(scripts/find_python.sh)):$$PATH" $(BIN)/sam build --region us-east-1
+
+sizes: build
+	$(PY) -m scripts.function_sizes
+
+bench: venv
+	$(PY) -m scripts.bench_updater
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

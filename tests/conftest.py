@@ -1,0 +1,82 @@
+"""Shared fixtures. Handlers are imported inside fixtures, after the environment is set."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+# Safe defaults before anything imports boto3 clients or Powertools' Tracer (which opens a socket).
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "pulse",
+        "POWERTOOLS_METRICS_NAMESPACE": "PulseTests",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@dataclass
+class AwsStack:
+    """The template's resources in moto, plus the functions' specs and handlers."""
+
+    stack: Any
+    specs: dict[str, Any]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name="us-east-1")
+
+    def handler(self, logical_id: str) -> Any:
+        from infrastructure.functions import load_handler
+
+        return load_handler(self.specs[logical_id])
+
+    def context(self, logical_id: str) -> Any:
+        from infrastructure.functions import LambdaContext
+
+        return LambdaContext.for_spec(self.specs[logical_id])
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.specs["ProfileUpdaterFunction"].environment
+
+
+def reset_cached_clients() -> None:
+    from pulse.adapters import aws
+    from pulse.config import get_settings
+
+    get_settings.cache_clear()
+    aws.client.cache_clear()
+
+
+@pytest.fixture
+def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
+    """Given every resource of template.yaml created in moto (in-process) and the functions' env set."""
+    from moto import mock_aws
+
+    from infrastructure.functions import function_specs
+    from infrastructure.resources import create_all
+    from infrastructure.template import Stack, load_template
+
+    with mock_aws():
+        stack = Stack(load_template(), name="pulse-test")
+        create_all(stack, lambda service: boto3.client(service, region_name="us-east-1"))
+        specs = function_specs(stack)
+        for key, value in specs["ApiFunction"].environment.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "PulseTests")
+        reset_cached_clients()
+        yield AwsStack(stack, specs)
+        reset_cached_clients()

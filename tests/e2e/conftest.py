@@ -1,0 +1,30 @@
+"""A local stack (moto server + functions + API) on free ports, shared by the e2e tests of a module."""
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from infrastructure.local_stack import LocalStack, LocalStackConfig
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[LocalStack]:
+    config = LocalStackConfig(aws_port=free_port(), api_port=free_port(), stack_name="pulse-e2e", poll_interval=0.1)
+    stack = LocalStack(config).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()

@@ -1,0 +1,89 @@
+"""The local stack end to end: HTTP in, Kinesis through the updater, profile out."""
+
+import json
+import time
+import uuid
+
+import requests
+
+from infrastructure.local_stack import LocalStack
+
+
+def wait_for(fn, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fn()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+def test_health_round_trips_status_headers_and_body(local_stack: LocalStack) -> None:
+    response = requests.get(f"{local_stack.api_url}/health", timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["status"] == "ok"
+
+
+def test_unknown_route_and_bad_input_get_the_json_error_shape(local_stack: LocalStack) -> None:
+    missing = requests.get(f"{local_stack.api_url}/nowhere", timeout=30)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "route_not_found"
+    bad = requests.get(f"{local_stack.api_url}/users/not%20valid!/profile", timeout=30)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_request"
+    body = requests.post(
+        f"{local_stack.api_url}/events", data="{nope", timeout=30, headers={"Content-Type": "application/json"}
+    )
+    assert 400 <= body.status_code < 500 and "error" in body.json()
+
+
+def test_event_posted_over_http_reaches_the_profile_through_kinesis(local_stack: LocalStack) -> None:
+    user = f"e2e-{uuid.uuid4().hex[:8]}"
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "purchase",
+        "user_id": user,
+        "timestamp": time.time(),
+        "item_id": "sku-1",
+        "value": 42.5,
+        "quantity": 2,
+        "item": {"category": "Books", "brand": "Acme"},
+    }
+    posted = requests.post(
+        f"{local_stack.api_url}/events", json={"events": [event, {"event_type": "view"}]}, timeout=30
+    )
+    assert posted.status_code == 200
+    assert posted.json()["accepted"] == 1 and posted.json()["rejected"][0]["index"] == 1
+
+    def profile():
+        r = requests.get(f"{local_stack.api_url}/users/{user}/profile", timeout=30)
+        return r.json() if r.status_code == 200 else None
+
+    found = wait_for(profile)
+    assert found is not None, "the updater never built the profile"
+    assert found["behavior"]["total_spend"] == 85.0
+    assert found["preferences"]["categories"]["Books"] > 0
+
+
+def test_kinesis_record_goes_through_the_updater_to_dynamodb(local_stack: LocalStack) -> None:
+    kinesis = local_stack.client("kinesis")
+    user = f"k-{uuid.uuid4().hex[:8]}"
+    event = {"event_id": "k1", "event_type": "view", "user_id": user, "timestamp": time.time(), "item_id": "i"}
+    kinesis.put_records(
+        StreamName=local_stack.outputs()["EventStreamName"],
+        Records=[
+            {"Data": json.dumps(event).encode(), "PartitionKey": user},
+            {"Data": b"not json", "PartitionKey": user},
+        ],
+    )
+    table = local_stack.outputs()["ProfilesTableName"]
+    ddb = local_stack.client("dynamodb")
+    item = wait_for(lambda: ddb.get_item(TableName=table, Key={"user_id": {"S": user}}).get("Item"))
+    assert item is not None and item["version"]["N"] == "1"
+    sqs = local_stack.client("sqs")
+    url = local_stack.outputs()["DeadLetterQueueUrl"]
+
+    def letters():
+        return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages")
+
+    msgs = wait_for(letters)
+    assert msgs and any("not UTF-8 JSON" in json.loads(m["Body"]).get("reason", "") for m in msgs)

@@ -1,0 +1,58 @@
+"""Resources created from template.yaml match what the template declares."""
+
+from tests.conftest import AwsStack
+
+
+def test_tables_match_declarations(aws_stack: AwsStack) -> None:
+    ddb = aws_stack.client("dynamodb")
+    for logical_id in ("ProfilesTable", "SegmentsTable"):
+        declared = aws_stack.stack.properties(logical_id)
+        table = ddb.describe_table(TableName=aws_stack.stack.resources[logical_id].ref)["Table"]
+        assert table["KeySchema"] == declared["KeySchema"]
+        assert sorted(table["AttributeDefinitions"], key=str) == sorted(declared["AttributeDefinitions"], key=str)
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["SSEDescription"]["Status"] == "ENABLED"
+        assert table["DeletionProtectionEnabled"] is True
+        backups = ddb.describe_continuous_backups(TableName=table["TableName"])["ContinuousBackupsDescription"]
+        assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_stream_matches_declaration(aws_stack: AwsStack) -> None:
+    name = aws_stack.stack.resources["EventStream"].ref
+    summary = aws_stack.client("kinesis").describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert summary["StreamModeDetails"]["StreamMode"] == aws_stack.stack.parameters["StreamMode"]
+    assert summary["RetentionPeriodHours"] == int(aws_stack.stack.parameters["StreamRetentionHours"])
+    assert summary["EncryptionType"] == "KMS"
+
+
+def test_bucket_matches_declaration(aws_stack: AwsStack) -> None:
+    s3 = aws_stack.client("s3")
+    bucket = aws_stack.stack.resources["ModelBucket"].ref
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert "aws:SecureTransport" in s3.get_bucket_policy(Bucket=bucket)["Policy"]
+
+
+def test_queue_matches_declaration(aws_stack: AwsStack) -> None:
+    sqs = aws_stack.client("sqs")
+    url = aws_stack.stack.resources["DeadLetterQueue"].ref
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["MessageRetentionPeriod"] == "1209600"
+    assert attrs["SqsManagedSseEnabled"] == "true"
+    assert "aws:SecureTransport" in attrs["Policy"]
+
+
+def test_alarms_exist(aws_stack: AwsStack) -> None:
+    alarms = aws_stack.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    metrics = {a["MetricName"] for a in alarms}
+    assert {"IteratorAge", "ApproximateNumberOfMessagesVisible", "5XXError", "Latency"} <= metrics
+
+
+def test_functions_get_the_template_environment(aws_stack: AwsStack) -> None:
+    env = aws_stack.specs["ProfileUpdaterFunction"].environment
+    assert env["PROFILES_TABLE"] == aws_stack.stack.resources["ProfilesTable"].ref
+    assert env["DEAD_LETTER_QUEUE_URL"] == aws_stack.stack.resources["DeadLetterQueue"].ref
+    assert env["POWERTOOLS_SERVICE_NAME"] == "pulse"

@@ -1,0 +1,106 @@
+"""Infrastructure assertions on template.yaml (the single source of every resource)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from infrastructure.functions import function_specs
+from infrastructure.resources import create_all
+from infrastructure.template import ROOT, Stack, load_template
+from pulse.config import Settings
+
+TEMPLATE = load_template()
+RESOURCES = TEMPLATE["Resources"]
+FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def offline_stack() -> Stack:
+    """Resolve the template without any AWS calls (resources get their local physical names)."""
+
+    class NoAws:
+        def __getattr__(self, name: str):
+            return lambda **kwargs: {"QueueUrl": "http://local/queue"}
+
+    stack = Stack(TEMPLATE, name="t")
+    create_all(stack, lambda service: NoAws())
+    return stack
+
+
+def test_every_function_has_its_handler_file() -> None:
+    # Given the template's functions / Then each handler module and function exist on disk
+    for logical_id, spec in function_specs(offline_stack()).items():
+        source = spec.module_file.read_text()
+        assert f"def {spec.handler_name}(" in source, logical_id
+
+
+def test_every_environment_variable_is_a_setting() -> None:
+    # Configuration is read in one place: each variable the template sets is a Settings field.
+    aliases = {f.alias for f in Settings.model_fields.values()}
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    for name in env:
+        assert name.startswith("POWERTOOLS_") or name in aliases, name
+
+
+def test_iam_statements_name_their_resources() -> None:
+    text = (ROOT / "template.yaml").read_text()
+    assert not re.search(r"Resource:\s*['\"]?\*['\"]?\s*$", text, re.M)
+
+
+def test_updater_event_source_is_configured_for_safety() -> None:
+    props = FUNCTIONS["ProfileUpdaterFunction"]["Properties"]["Events"]["BehaviourStream"]["Properties"]
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BisectBatchOnFunctionError"] is True
+    for key in (
+        "MaximumRetryAttempts",
+        "MaximumRecordAgeInSeconds",
+        "BatchSize",
+        "MaximumBatchingWindowInSeconds",
+        "ParallelizationFactor",
+    ):
+        assert key in props
+    assert props["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+
+
+def test_routes_match_the_contract_and_only_health_is_public() -> None:
+    specs = function_specs(offline_stack())
+    routes = {(r.method, r.path): r.api_key_required for s in specs.values() for r in s.routes}
+    assert routes[("GET", "/health")] is False
+    expected = {
+        ("GET", "/users/{user_id}/profile"),
+        ("DELETE", "/users/{user_id}"),
+        ("GET", "/segments"),
+        ("GET", "/segments/{segment}/users"),
+        ("POST", "/events"),
+    }
+    assert expected <= set(routes)
+    assert all(required for route, required in routes.items() if route != ("GET", "/health"))
+
+
+@pytest.mark.parametrize("table", ["ProfilesTable", "SegmentsTable"])
+def test_tables_are_protected(table: str) -> None:
+    spec = RESOURCES[table]
+    assert spec["DeletionPolicy"] == "Retain"
+    props = spec["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["DeletionProtectionEnabled"] is True
+
+
+def test_serving_and_streaming_code_never_imports_training_libraries() -> None:
+    banned = re.compile(r"^\s*(import|from)\s+(sklearn|scipy|pandas|joblib|pickle)\b", re.M)
+    lines = (ROOT / "layers/core/requirements.txt").read_text().lower().splitlines()
+    pins = [line for line in lines if line.strip() and not line.startswith("#")]
+    assert not any(name in pin for pin in pins for name in ("scikit-learn", "scipy", "pandas"))
+    for path in list((ROOT / "functions").rglob("*.py")) + list((ROOT / "layers").rglob("*.py")):
+        assert not banned.search(path.read_text()), path
+
+
+def test_sample_events_exist_for_every_route_and_function() -> None:
+    files = {p.relative_to(ROOT / "events").as_posix() for p in Path(ROOT / "events").rglob("*.json")}
+    assert "profile_updater/kinesis_batch.json" in files
+    specs = function_specs(offline_stack())
+    api_routes = [r for r in specs["ApiFunction"].routes]
+    assert len([f for f in files if f.startswith("api/")]) == len(api_routes)
+    assert "collector/post_events.json" in files
