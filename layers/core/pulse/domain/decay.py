@@ -1,14 +1,19 @@
-"""Exponentially time-decayed scores that are exact in any arrival order.
+"""Exponentially time-decayed scores that are exact in any arrival order, in O(1) per event.
 
-Each score set stores the reference time its values are expressed at. An event at time ``t`` adds
-``w * 2 ** (-(ref - t) / half_life)`` when it is older than the reference, or first moves the reference
-forward to ``t`` (scaling every value down) when it is newer. Both paths compute the same value as
-replaying the events in time order, so batches may arrive in any order.
+Each score set stores a reference time ``ref``; a stored value ``s`` means ``s * 2 ** (-(when - ref) / h)``
+at time ``when``. An event of weight ``w`` at time ``t`` adds ``w * 2 ** ((t - ref) / h)``, whatever
+the order events arrive in, so the result equals replaying them in time order. When ``t`` runs far ahead
+of ``ref`` the set is renormalised (``ref`` moves forward, values are scaled down) to keep floats in
+range; that is the only O(n) step and it happens once per ``RENORMALISE_AFTER`` half-lives.
 """
 
+import heapq
 import math
 
 from pydantic import BaseModel, Field
+
+RENORMALISE_AFTER = 64.0  # half-lives; 2**64 keeps ample float headroom
+PRUNE_SLACK = 0.25  # prune to ``limit`` once 25 % over it: amortised O(1) per event
 
 
 class DecayedScores(BaseModel):
@@ -20,26 +25,33 @@ class DecayedScores(BaseModel):
             return
         if self.ref is None:
             self.ref = at
-        elif at > self.ref:
-            factor = math.exp2(-(at - self.ref) / half_life)
-            self.scores = {k: v * factor for k, v in self.scores.items()}
-            self.ref = at
-        self.scores[key] = self.scores.get(key, 0.0) + weight * math.exp2(-(self.ref - at) / half_life)
-        if len(self.scores) > limit:
+        elif (at - self.ref) / half_life > RENORMALISE_AFTER:
+            self._rebase(at, half_life)
+        self.scores[key] = self.scores.get(key, 0.0) + weight * math.exp2((at - self.ref) / half_life)
+        if len(self.scores) > limit + max(1, int(limit * PRUNE_SLACK)):
             self.prune(limit)
 
+    def _rebase(self, at: float, half_life: float) -> None:
+        assert self.ref is not None
+        factor = math.exp2(-(at - self.ref) / half_life)
+        self.scores = {k: v * factor for k, v in self.scores.items()}
+        self.ref = at
+
     def prune(self, limit: int) -> None:
-        """Keep the ``limit`` strongest signals (positive or negative); bounded profile size."""
-        kept = sorted(self.scores.items(), key=lambda kv: (-abs(kv[1]), kv[0]))[:limit]
+        """Keep the ``limit`` strongest signals (positive or negative): a bounded profile."""
+        kept = heapq.nsmallest(limit, self.scores.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
         self.scores = dict(kept)
 
     def at(self, when: float, half_life: float) -> dict[str, float]:
-        """The scores as of ``when`` (decayed further if ``when`` is later than the reference)."""
-        if self.ref is None or when <= self.ref:
-            return dict(self.scores)
+        """The true scores as of ``when``."""
+        if self.ref is None:
+            return {}
         factor = math.exp2(-(when - self.ref) / half_life)
         return {k: v * factor for k, v in self.scores.items()}
 
-    def top(self, n: int, when: float | None = None, half_life: float = 1.0) -> list[tuple[str, float]]:
-        values = self.scores if when is None else self.at(when, half_life)
-        return sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    def top(self, n: int, when: float, half_life: float) -> list[tuple[str, float]]:
+        if self.ref is None:
+            return []
+        factor = math.exp2(-(when - self.ref) / half_life)
+        best = heapq.nsmallest(n, self.scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(k, v * factor) for k, v in best]

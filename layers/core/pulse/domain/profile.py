@@ -7,6 +7,7 @@ bounds, which keep the most recent / strongest entries).
 """
 
 import bisect
+import heapq
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -201,17 +202,23 @@ class UserProfile(BaseModel):
 
 
 def _insert_bounded_sorted(items: list[Any], item: Any, limit: int, key: Any) -> None:
-    keys = [key(x) for x in items]
-    items.insert(bisect.bisect_right(keys, key(item)), item)
+    """Insert by event time and keep the latest ``limit``: the same list in any arrival order."""
+    k = key(item)
+    if not items or key(items[-1]) <= k:
+        items.append(item)  # the common, in-order case
+    else:
+        items.insert(bisect.bisect_right([key(x) for x in items], k), item)
     if len(items) > limit:
         del items[: len(items) - limit]
 
 
 def _touch_bounded(mapping: dict[str, float], key: str, at: float, limit: int) -> None:
+    """Remember ``key`` with its latest time; beyond ``limit`` (plus slack) drop the oldest."""
     mapping[key] = max(at, mapping.get(key, at))
-    if len(mapping) > limit:
-        for old, _ in sorted(mapping.items(), key=lambda kv: (kv[1], kv[0]))[: len(mapping) - limit]:
-            del mapping[old]
+    if len(mapping) > limit + max(1, limit // 4):
+        keep = heapq.nlargest(limit, mapping.items(), key=lambda kv: (kv[1], kv[0]))
+        mapping.clear()
+        mapping.update(keep)
 
 
 def _track_session(profile: UserProfile, event: BehaviorEvent) -> None:
@@ -289,9 +296,8 @@ def apply_event(profile: UserProfile, event: BehaviorEvent, item_categories: lis
         p.categories.add(cat, weight / max(1, len(categories)) ** 0.5, t, hl, MAX_AFFINITIES)
         if weight > 0:
             intent.categories.add(cat, weight, t, INTENT_HALF_LIFE_SECONDS, MAX_AFFINITIES)
-    if event.item is not None:
-        if event.item.brand:
-            p.brands.add(event.item.brand, weight, t, hl, MAX_AFFINITIES)
-        unit_price = event.unit_price
-        if unit_price is not None:
-            p.price_bands.add(price_band(unit_price), weight, t, hl, len(PRICE_BANDS))
+    if event.item is not None and event.item.brand:
+        p.brands.add(event.item.brand, weight, t, hl, MAX_AFFINITIES)
+    unit_price = event.unit_price
+    if unit_price is not None:
+        p.price_bands.add(price_band(unit_price), weight, t, hl, len(PRICE_BANDS))

@@ -1,0 +1,100 @@
+"""In-memory fakes of the ports, and fault fakes that fail the way AWS does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pulse.adapters.ports import (
+    DeadLetter,
+    DeadLetterSink,
+    Page,
+    ProfileStore,
+    SegmentDirectory,
+    StoreConflict,
+    StoredProfile,
+    TransientFailure,
+)
+from pulse.domain.updater import ProfileState, ProfileUpdate
+
+
+class MemoryProfileStore(ProfileStore, SegmentDirectory):
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[str, int]] = {}  # user -> (state json, version)
+        self.members: dict[str, set[str]] = {}
+        self.writes = 0
+        self.reads = 0
+
+    def load(self, user_id: str) -> StoredProfile | None:
+        self.reads += 1
+        found = self.items.get(user_id)
+        if found is None:
+            return None
+        return StoredProfile(ProfileState.model_validate_json(found[0]), found[1])
+
+    def save(self, update: ProfileUpdate, expected_version: int | None) -> None:
+        user = update.state.profile.user_id
+        current = self.items.get(user)
+        if (current is None) != (expected_version is None) or (current and current[1] != expected_version):
+            raise StoreConflict(user)
+        self.writes += 1
+        self.items[user] = (update.state.model_dump_json(), update.state.profile.version)
+        for name in update.joined:
+            self.members.setdefault(name, set()).add(user)
+        for name in update.left:
+            self.members.get(name, set()).discard(user)
+
+    def erase(self, user_id: str) -> bool:
+        found = self.items.pop(user_id, None)
+        for users in self.members.values():
+            users.discard(user_id)
+        return found is not None
+
+    def profile(self, user_id: str):
+        stored = self.load(user_id)
+        return stored.state.profile if stored else None
+
+    def members_page(self, segment: str) -> list[str]:
+        return sorted(self.members.get(segment, set()))
+
+    def members(self, segment: str, limit: int, cursor: str | None) -> Page:  # type: ignore[override]
+        users = self.members_page(segment)
+        start = int(cursor or 0)
+        nxt = start + limit
+        return Page([{"user_id": u} for u in users[start:nxt]], str(nxt) if nxt < len(users) else None)
+
+    def count(self, segment: str) -> int:
+        return len(self.members.get(segment, set()))
+
+    def family_segments(self) -> list[str]:
+        return [s for s in self.members if s.startswith("fan:")]
+
+
+class ThrottlingStore(ProfileStore):
+    """Wraps a store; the first ``times`` writes for ``user`` fail like a throttled DynamoDB."""
+
+    def __init__(self, inner: ProfileStore, user: str, times: int = 1) -> None:
+        self.inner, self.user, self.left = inner, user, times
+
+    def load(self, user_id: str) -> StoredProfile | None:
+        return self.inner.load(user_id)
+
+    def save(self, update: ProfileUpdate, expected_version: int | None) -> None:
+        if update.state.profile.user_id == self.user and self.left > 0:
+            self.left -= 1
+            raise TransientFailure("ProvisionedThroughputExceededException")
+        self.inner.save(update, expected_version)
+
+    def erase(self, user_id: str) -> bool:
+        return self.inner.erase(user_id)
+
+
+class MemoryDeadLetters(DeadLetterSink):
+    def __init__(self, fail: bool = False) -> None:
+        self.letters: list[DeadLetter] = []
+        self.fail = fail
+
+    def send(self, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+        if self.fail:
+            return list(letters)
+        self.letters.extend(letters)
+        return []

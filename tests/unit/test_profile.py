@@ -1,0 +1,163 @@
+"""How events change a profile: behaviour, preferences, intent, segments, risk, bounds."""
+
+import json
+import random
+
+from pulse.adapters.dynamo import encode_state
+from pulse.domain.events import parse_event
+from pulse.domain.profile import UserProfile, apply_event
+from pulse.domain.updater import PositionedEvent, ProfileState, StreamPosition, apply_user_events
+
+T0 = 1_717_243_200.0
+NOW = T0 + 400 * 86400
+
+
+def make(i: int, kind: str = "view", t: float = T0, **fields):
+    base = {"event_id": f"e{i}", "event_type": kind, "user_id": "u", "timestamp": t}
+    if kind not in ("search", "identify"):
+        base["item_id"] = fields.pop("item_id", f"i{i % 7}")
+    base.update(fields)
+    return parse_event(base, now=NOW)
+
+
+def fold(events, state=None, shard="s-0"):
+    items = [PositionedEvent(e, StreamPosition(shard, n + 1)) for n, e in enumerate(events)]
+    return apply_user_events(state, "u", items, now=NOW, half_life_days=14).state.profile
+
+
+def test_behaviour_counts_spend_and_cart() -> None:
+    shoe = {"category": ["Sports"], "brand": "Asics", "price": 100.0}
+    profile = fold(
+        [
+            make(1, "view", T0, item_id="shoe", item=shoe, session_id="s1"),
+            make(2, "add_to_cart", T0 + 10, item_id="shoe", quantity=2, item=shoe, session_id="s1"),
+            make(3, "add_to_cart", T0 + 20, item_id="sock", item={"price": 5.0}, session_id="s1"),
+            make(4, "purchase", T0 + 60, item_id="shoe", quantity=1, value=90.0, session_id="s1"),
+            make(5, "search", T0 + 70, query="running socks", session_id="s2"),
+        ]
+    )
+    view = profile.public_view()
+    assert view["behavior"]["counts"] == {"add_to_cart": 2, "purchase": 1, "search": 1, "view": 1}
+    assert view["behavior"]["total_spend"] == 90.0 and view["behavior"]["sessions"] == 2
+    assert view["intent"]["cart"] == {"shoe": 1, "sock": 1}
+    assert view["intent"]["recent_queries"] == ["running socks"] and view["intent"]["session_id"] == "s2"
+    assert view["preferences"]["brands"]["Asics"] > 0 and view["preferences"]["price_bands"]["100-250"] > 0
+    assert view["preferences"]["price_bands"]["50-100"] > 0  # the purchase at 90
+    assert view["behavior"]["first_seen"] == "2024-06-01T12:00:00Z"
+
+
+def test_negative_signals_subtract() -> None:
+    item = {"category": "Horror"}
+    profile = fold(
+        [
+            make(1, "view", T0, item=item),
+            make(2, "dislike", T0 + 1, item=item),
+            make(3, "rate", T0 + 2, value=1, item_id="m2", item=item),
+        ]
+    )
+    assert profile.preferences.categories.scores["Horror"] < 0
+
+
+def test_recent_behaviour_outweighs_old() -> None:
+    old = [make(i, "like", T0, item={"category": "Jazz"}) for i in range(3)]
+    new = [make(10 + i, "like", T0 + 60 * 86400, item={"category": "Rock"}) for i in range(2)]
+    top = fold(old + new).public_view()["preferences"]["categories"]
+    assert next(iter(top)) == "Rock"  # 2 recent likes beat 3 likes four half-lives ago
+
+
+def test_out_of_order_events_give_the_same_profile() -> None:
+    rng = random.Random(7)
+    kinds = ["view", "click", "add_to_cart", "like", "dislike", "ad_impression", "ad_click"]
+    events = [
+        make(
+            i,
+            rng.choice(kinds),
+            T0 + rng.uniform(0, 86400 * 20),
+            item={"category": rng.choice("ABC"), "brand": rng.choice("xy"), "price": rng.uniform(1, 300)},
+        )
+        for i in range(120)
+    ]
+    a = fold(events).public_view()
+    shuffled = events[:]
+    rng.shuffle(shuffled)
+    b = fold(shuffled).public_view()
+    # Sessions inferred from silence (no session_id) depend on arrival order; the README says so.
+    a["behavior"].pop("sessions"), b["behavior"].pop("sessions")
+    for section in ("behavior", "preferences", "segments", "risk"):
+        assert json.dumps(a[section], sort_keys=True) == json.dumps(b[section], sort_keys=True), section
+
+
+def test_identify_sets_traits_and_demographic_segment() -> None:
+    profile = fold([make(1, "identify", T0, traits={"age": 27, "country": "FR", "vip": True})])
+    assert profile.traits == {"age": 27, "country": "FR", "vip": True}
+    assert "age_25_34" in profile.segments and "new_users" in profile.segments
+
+
+def test_segments_follow_the_user_in_and_out() -> None:
+    cart = [make(1, "add_to_cart", T0, item_id="x"), make(2, "view", T0 + 2 * 3600, item_id="y")]
+    state = apply_user_events(None, "u", [PositionedEvent(e) for e in cart], now=NOW, half_life_days=14)
+    assert "cart_abandoners" in state.joined
+    after = apply_user_events(
+        state.state,
+        "u",
+        [PositionedEvent(make(3, "purchase", T0 + 3 * 3600, item_id="x", value=5))],
+        now=NOW,
+        half_life_days=14,
+    )
+    assert "cart_abandoners" in after.left and "cart_abandoners" not in after.state.profile.segments
+
+
+def test_risky_bot_is_flagged_and_kept_out_of_marketing_segments() -> None:
+    burst = [make(i, "ad_click", T0 + i * 0.2, item={"category": "Games"}) for i in range(150)]
+    profile = fold(burst)
+    assert {"high_velocity", "ad_clicks_without_impressions"} <= set(profile.risk.flags)
+    assert profile.risk.score >= 0.5
+    assert profile.segments == ["risk_flagged"]
+
+
+def test_new_account_high_value_purchase_is_flagged() -> None:
+    profile = fold([make(1, "view", T0), make(2, "purchase", T0 + 120, value=1500.0)])
+    assert "new_account_high_value" in profile.risk.flags
+
+
+def test_profile_stays_under_64_kb_after_100000_events() -> None:
+    rng = random.Random(1)
+    profile = UserProfile.new("u", T0, 14)
+    kinds = [
+        "view",
+        "click",
+        "add_to_cart",
+        "remove_from_cart",
+        "purchase",
+        "rate",
+        "like",
+        "dislike",
+        "search",
+        "ad_impression",
+        "ad_click",
+    ]
+    for i in range(100_000):
+        kind = kinds[i % len(kinds)]
+        fields = {"value": 3} if kind == "rate" else {"value": 9.0} if kind == "purchase" else {}
+        if kind == "search":
+            fields["query"] = f"query {rng.randrange(10**6)}"
+        event = make(
+            i,
+            kind,
+            T0 + i * 30,
+            item_id=f"item-{rng.randrange(50_000)}",
+            session_id=f"s{i // 40}",
+            item={
+                "category": [f"c{rng.randrange(500)}", f"c{rng.randrange(500)}"],
+                "brand": f"b{rng.randrange(800)}",
+                "price": rng.uniform(1, 900),
+            },
+            **fields,
+        )
+        apply_event(profile, event)
+    state = ProfileState(
+        profile=profile, applied={"shardId-0": "9" * 56}, recent_event_ids=[f"event-{i:030d}" for i in range(256)]
+    )
+    stored = len(encode_state(state)) + 200  # key, version and attribute names
+    assert stored < 64 * 1024, stored
+    assert len(json.dumps(profile.public_view())) < 64 * 1024
