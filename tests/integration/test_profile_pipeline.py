@@ -1,0 +1,287 @@
+"""The profile pipeline on moto: updater handler, DynamoDB, SQS dead letters, and the profile routes."""
+
+import base64
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from infrastructure.functions import KinesisSource
+from infrastructure.kinesis_source import KinesisEventSource
+from tests.conftest import AwsStack
+from tests.fakes import ThrottlingStore
+
+T0 = time.time() - 3 * 86400
+
+
+def ev(i: int, user: str, kind: str = "view", **extra: Any) -> dict[str, Any]:
+    body = {
+        "event_id": f"{user}-{i}",
+        "event_type": kind,
+        "user_id": user,
+        "timestamp": T0 + i,
+        "item_id": f"sku{i % 4}",
+        "item": {"category": ["Books", "Kids"][i % 2], "brand": "acme", "price": 12.0},
+    }
+    body.update(extra)
+    return body
+
+
+def kinesis_event(payloads: list[Any], first_seq: int = 1, shard: str = "shardId-000000000000") -> dict[str, Any]:
+    recs = []
+    for n, p in enumerate(payloads):
+        raw = p if isinstance(p, bytes) else json.dumps(p).encode()
+        seq = str(49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898 + first_seq + n)
+        recs.append(
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": "p",
+                    "sequenceNumber": seq,
+                    "data": base64.b64encode(raw).decode(),
+                    "approximateArrivalTimestamp": T0,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"{shard}:{seq}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/r",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/s",
+            }
+        )
+    return {"Records": recs}
+
+
+class Api:
+    def __init__(self, stack: AwsStack) -> None:
+        self.stack = stack
+        self.fn = stack.handler("ApiFunction")
+
+    def __call__(
+        self, method: str, path: str, params: dict[str, str] | None = None, query: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        resource = path
+        for key, value in (params or {}).items():
+            resource = resource.replace(value, "{" + key + "}")
+        event = {
+            "resource": resource,
+            "path": path,
+            "httpMethod": method,
+            "headers": {},
+            "multiValueHeaders": {},
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+            "pathParameters": params,
+            "requestContext": {"requestId": "r", "stage": "prod", "resourcePath": resource, "httpMethod": method},
+            "body": None,
+            "isBase64Encoded": False,
+        }
+        out = self.fn(event, self.stack.context("ApiFunction"))
+        return out["statusCode"], json.loads(out["body"]) if out.get("body") else None
+
+
+def profile(api: Api, user: str) -> tuple[int, Any]:
+    return api("GET", f"/users/{user}/profile", {"user_id": user})
+
+
+def stable(view: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in view.items() if k not in ("version", "updated_at", "created_at")}
+
+
+@pytest.fixture
+def updater(aws_stack: AwsStack):
+    handler = aws_stack.handler("ProfileUpdaterFunction")
+
+    def call(event: dict[str, Any]) -> dict[str, Any]:
+        return handler(event, aws_stack.context("ProfileUpdaterFunction"))
+
+    call.module = __import__("sys").modules["pulse_fn_ProfileUpdaterFunction"]  # type: ignore[attr-defined]
+    return call
+
+
+def dead_letters(aws_stack: AwsStack) -> list[dict[str, Any]]:
+    sqs = aws_stack.client("sqs")
+    out = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=aws_stack.env["DEAD_LETTER_QUEUE_URL"], MaxNumberOfMessages=10)
+        if not msgs.get("Messages"):
+            return out
+        out.extend(json.loads(m["Body"]) for m in msgs["Messages"])
+        for m in msgs["Messages"]:
+            sqs.delete_message(QueueUrl=aws_stack.env["DEAD_LETTER_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_mixed_batch_applies_every_valid_record_once_and_dead_letters_the_rest(aws_stack, updater) -> None:
+    payloads = [
+        ev(1, "ann"),
+        b"\x00garbage",
+        ev(2, "ann", "purchase", value=30.0),
+        ev(3, "ben") | {"pad": "x" * 11_000},
+        ev(4, "ben", "rate", value=0),
+        ev(5, "ben", "like"),
+    ]
+    result = updater(kinesis_event(payloads))
+    assert result == {"batchItemFailures": []}
+    letters = dead_letters(aws_stack)
+    assert len(letters) == 3
+    assert {letter["sequence_number"][-2:] for letter in letters} == {"00", "02", "03"}  # positions 2, 4, 5
+    assert all(letter["reason"] and letter["payload_base64"] and letter["shard_id"] for letter in letters)
+    api = Api(aws_stack)
+    _, ann = profile(api, "ann")
+    _, ben = profile(api, "ben")
+    assert ann["behavior"]["counts"] == {"purchase": 1, "view": 1} and ann["behavior"]["total_spend"] == 30.0
+    assert ben["behavior"]["counts"] == {"like": 1}
+
+
+def test_redelivery_bisection_and_duplicates_leave_one_clean_delivery(aws_stack, updater) -> None:
+    payloads = [
+        ev(i, ["ann", "ben"][i % 2], ["view", "add_to_cart", "like", "purchase"][i % 4], value=5.0) for i in range(12)
+    ]
+    api = Api(aws_stack)
+    # one clean delivery, in a separate user namespace for comparison
+    clean = [p | {"user_id": p["user_id"] + "-clean", "event_id": p["event_id"] + "-c"} for p in payloads]
+    updater(kinesis_event(clean, first_seq=1000))
+    # the real users: full batch, the same batch again, then its two bisected halves, then duplicates
+    event = kinesis_event(payloads)
+    updater(event)
+    updater(event)
+    updater({"Records": event["Records"][:6]})
+    updater({"Records": event["Records"][6:]})
+    updater(kinesis_event(payloads[:3], first_seq=500))  # producer re-sent 3 events: new records, same ids
+    for user in ("ann", "ben"):
+        got, want = profile(api, user)[1], profile(api, user + "-clean")[1]
+        want["user_id"] = user
+        assert stable(got) == stable(want)
+        assert got["version"] == 1  # only the first delivery wrote
+
+
+def test_throttled_write_makes_that_shard_resume_from_the_right_record(aws_stack, updater) -> None:
+    # Given a stream with records of three users, and DynamoDB throttling ben's first write
+    kinesis = aws_stack.client("kinesis")
+    stream = aws_stack.env["EVENT_STREAM"]
+    users = ["ann", "ben", "cat"]
+    payloads = [ev(i, users[i % 3]) for i in range(9)]
+    for p in payloads:
+        kinesis.put_record(StreamName=stream, Data=json.dumps(p).encode(), PartitionKey="same-shard")
+    module = updater.module
+    module.store = ThrottlingStore(module.store, user="ben", times=1)
+    delivered: list[list[str]] = []
+
+    def invoke(event: dict[str, Any]) -> Any:
+        delivered.append([json.loads(base64.b64decode(r["kinesis"]["data"]))["event_id"] for r in event["Records"]])
+        return updater(event)
+
+    arn = f"arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"
+    source = KinesisSource(
+        "S",
+        stream,
+        arn,
+        batch_size=100,
+        starting_position="TRIM_HORIZON",
+        report_batch_item_failures=True,
+        max_retries=3,
+        bisect=True,
+    )
+    mapping = KinesisEventSource(source, "arn:fn", invoke, kinesis, aws_stack.client("sqs"), retry_delay=0)
+    # When the event source delivers the shard
+    while mapping.poll_once():
+        pass
+    # Then the retry starts exactly at ben's first record, and every profile is exact
+    assert delivered[0] == [p["event_id"] for p in payloads]
+    assert delivered[1] == [p["event_id"] for p in payloads[1:]]
+    assert len(delivered) == 2
+    api = Api(aws_stack)
+    for user in users:
+        status, body = profile(api, user)
+        assert status == 200 and body["behavior"]["counts"] == {"view": 3} and body["version"] == 1
+
+
+def test_segment_membership_follows_users_in_and_out(aws_stack, updater) -> None:
+    api = Api(aws_stack)
+    updater(kinesis_event([ev(1, "dan", "add_to_cart"), ev(2 * 3600, "dan", "view")]))
+    status, page = api("GET", "/segments/cart_abandoners/users", {"segment": "cart_abandoners"})
+    assert status == 200 and [u["user_id"] for u in page["users"]] == ["dan"]
+    updater(kinesis_event([ev(3 * 3600, "dan", "purchase", item_id="sku1", value=3.0)], first_seq=10))
+    _, page = api("GET", "/segments/cart_abandoners/users", {"segment": "cart_abandoners"})
+    assert page["users"] == []
+    assert "cart_abandoners" not in profile(api, "dan")[1]["segments"]
+
+
+def test_segment_audience_is_paginated_and_listed_with_counts(aws_stack, updater) -> None:
+    api = Api(aws_stack)
+    users = [f"fan{i:02d}" for i in range(7)]
+    updater(
+        kinesis_event([ev(j, u, "purchase", value=1.0, item={"category": "Books"}) for u in users for j in range(2)])
+    )
+    seen, cursor = [], None
+    while True:
+        query = {"limit": "3"} | ({"cursor": cursor} if cursor else {})
+        status, page = api("GET", "/segments/fan:Books/users", {"segment": "fan:Books"}, query)
+        assert status == 200 and len(page["users"]) <= 3
+        seen += [u["user_id"] for u in page["users"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == users
+    status, listing = api("GET", "/segments")
+    fans = next(f for f in listing["families"] if f["family"] == "category_fans")
+    assert {"name": "fan:Books", "members": 7} in fans["segments"]
+    assert next(s for s in listing["segments"] if s["name"] == "new_users")["members"] == 7
+    assert api("GET", "/segments/fan:Books/users", {"segment": "fan:Books"}, {"cursor": "bogus"})[0] == 400
+    assert api("GET", "/segments/nope/users", {"segment": "nope"})[0] == 404
+    assert api("GET", "/segments/fan:Books/users", {"segment": "fan:Books"}, {"limit": "0"})[0] == 400
+
+
+def test_delete_erases_profile_memberships_and_idempotency_state(aws_stack, updater) -> None:
+    api = Api(aws_stack)
+    event = kinesis_event([ev(1, "eve", "purchase", value=2.0), ev(2, "eve", "purchase", value=2.0)])
+    updater(event)
+    assert profile(api, "eve")[0] == 200
+    status, _ = api("DELETE", "/users/eve", {"user_id": "eve"})
+    assert status == 204
+    assert profile(api, "eve")[0] == 404
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    items = ddb.scan(TableName=aws_stack.env["SEGMENTS_TABLE"])["Items"]
+    assert not [i for i in items if i["user_id"]["S"] == "eve"]
+    assert "Item" not in ddb.get_item(TableName=aws_stack.env["PROFILES_TABLE"], Key={"user_id": {"S": "eve"}})
+    assert api("DELETE", "/users/eve", {"user_id": "eve"})[0] == 204  # erasure is idempotent
+
+
+def test_post_events_retries_records_kinesis_reports_as_failed(aws_stack) -> None:
+    collector = aws_stack.handler("CollectorFunction")
+    module = __import__("sys").modules["pulse_fn_CollectorFunction"]
+    real = module.publisher._kinesis
+    calls: list[int] = []
+
+    class Flaky:
+        def put_records(self, **kwargs: Any) -> Any:
+            calls.append(len(kwargs["Records"]))
+            response = real.put_records(**kwargs)
+            if len(calls) == 1:  # pretend Kinesis throttled the first entry of the first call
+                response["Records"][0] = {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "x"}
+                response["FailedRecordCount"] = 1
+            return response
+
+    module.publisher._kinesis = Flaky()
+    module.publisher._sleep = lambda s: None
+    body = {"events": [ev(i, "fay") for i in range(3)] + [{"event_type": "view"}]}
+    out = collector(
+        {
+            "resource": "/events",
+            "path": "/events",
+            "httpMethod": "POST",
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(body),
+            "requestContext": {"requestId": "r", "stage": "prod"},
+            "isBase64Encoded": False,
+            "queryStringParameters": None,
+            "pathParameters": None,
+        },
+        aws_stack.context("CollectorFunction"),
+    )
+    result = json.loads(out["body"])
+    assert out["statusCode"] == 200 and result["accepted"] == 3 and [r["index"] for r in result["rejected"]] == [3]
+    assert calls == [3, 1]
