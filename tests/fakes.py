@@ -14,12 +14,12 @@ from pulse.adapters.ports import (
     StoredProfile,
     TransientFailure,
 )
-from pulse.domain.updater import ProfileState, ProfileUpdate
+from pulse.domain.updater import ProfileUpdate, dump_state, load_state
 
 
 class MemoryProfileStore(ProfileStore, SegmentDirectory):
     def __init__(self) -> None:
-        self.items: dict[str, tuple[str, int]] = {}  # user -> (state json, version)
+        self.items: dict[str, tuple[bytes, int]] = {}  # user -> (state json, version)
         self.members: dict[str, set[str]] = {}
         self.writes = 0
         self.reads = 0
@@ -29,7 +29,7 @@ class MemoryProfileStore(ProfileStore, SegmentDirectory):
         found = self.items.get(user_id)
         if found is None:
             return None
-        return StoredProfile(ProfileState.model_validate_json(found[0]), found[1])
+        return StoredProfile(load_state(found[0]), found[1])
 
     def save(self, update: ProfileUpdate, expected_version: int | None) -> None:
         user = update.state.profile.user_id
@@ -37,7 +37,7 @@ class MemoryProfileStore(ProfileStore, SegmentDirectory):
         if (current is None) != (expected_version is None) or (current and current[1] != expected_version):
             raise StoreConflict(user)
         self.writes += 1
-        self.items[user] = (update.state.model_dump_json(), update.state.profile.version)
+        self.items[user] = (dump_state(update.state), update.state.profile.version)
         for name in update.joined:
             self.members.setdefault(name, set()).add(user)
         for name in update.left:

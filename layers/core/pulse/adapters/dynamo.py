@@ -36,7 +36,7 @@ from pulse.adapters.ports import (
 )
 from pulse.config import Settings
 from pulse.domain.segments import catalog
-from pulse.domain.updater import ProfileState, ProfileUpdate
+from pulse.domain.updater import ProfileState, ProfileUpdate, dump_state, load_state
 
 FAMILIES_PARTITION = "#families"
 CONFLICT_CODES = {"ConditionalCheckFailedException"}
@@ -73,11 +73,11 @@ def bind(settings: Settings) -> None:
 
 
 def encode_state(state: ProfileState) -> bytes:
-    return zlib.compress(state.model_dump_json(exclude_defaults=False).encode(), level=6)
+    return zlib.compress(dump_state(state), level=6)
 
 
 def decode_state(blob: bytes) -> ProfileState:
-    return ProfileState.model_validate_json(zlib.decompress(blob))
+    return load_state(zlib.decompress(blob))
 
 
 def _classify(exc: PynamoDBException) -> Exception:

@@ -9,16 +9,16 @@ range; that is the only O(n) step and it happens once per ``RENORMALISE_AFTER`` 
 
 import heapq
 import math
-
-from pydantic import BaseModel, Field
+from dataclasses import dataclass, field
 
 RENORMALISE_AFTER = 64.0  # half-lives; 2**64 keeps ample float headroom
 PRUNE_SLACK = 0.25  # prune to ``limit`` once 25 % over it: amortised O(1) per event
 
 
-class DecayedScores(BaseModel):
+@dataclass(slots=True)
+class DecayedScores:
     ref: float | None = None
-    scores: dict[str, float] = Field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
 
     def add(self, key: str, weight: float, at: float, half_life: float, limit: int) -> None:
         if weight == 0.0:

@@ -215,18 +215,20 @@ def parse_event(payload: bytes | str | dict[str, Any], now: float | None = None)
         raw_size = len(json.dumps(payload, separators=(",", ":")).encode())
         if raw_size > MAX_EVENT_BYTES:
             raise InvalidEvent(f"event is {raw_size} bytes; the limit is {MAX_EVENT_BYTES}")
-        data: Any = payload
-    else:
-        raw = payload.encode() if isinstance(payload, str) else payload
-        if len(raw) > MAX_EVENT_BYTES:
-            raise InvalidEvent(f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
         try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidEvent(f"not UTF-8 JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidEvent("an event must be a JSON object")
+            return BehaviorEvent.model_validate(payload, context=ctx)
+        except ValidationError as exc:
+            raise InvalidEvent(describe_validation_error(exc)) from exc
+    raw = payload.encode() if isinstance(payload, str) else payload
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
     try:
-        return BehaviorEvent.model_validate(data, context=ctx)
+        # pydantic parses and validates in one pass (the updater's hot path)
+        return BehaviorEvent.model_validate_json(raw, context=ctx)
     except ValidationError as exc:
+        first = exc.errors()[0] if exc.error_count() else {}
+        if first.get("type") == "json_invalid":
+            raise InvalidEvent(f"not UTF-8 JSON: {first.get('msg', 'invalid JSON')}") from exc
+        if first.get("type") == "model_type" and not first.get("loc"):
+            raise InvalidEvent("an event must be a JSON object") from exc
         raise InvalidEvent(describe_validation_error(exc)) from exc

@@ -9,10 +9,9 @@ bounds, which keep the most recent / strongest entries).
 import bisect
 import heapq
 import math
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-from pydantic import BaseModel, Field
 
 from pulse.domain.decay import DecayedScores
 from pulse.domain.events import BehaviorEvent, TraitValue
@@ -72,7 +71,8 @@ def iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-class Interaction(BaseModel):
+@dataclass(slots=True)
+class Interaction:
     at: float
     event_type: str
     item_id: str
@@ -83,58 +83,63 @@ class Interaction(BaseModel):
         return (self.at, self.event_id)
 
 
-class Behavior(BaseModel):
-    counts: dict[str, int] = Field(default_factory=dict)
+@dataclass(slots=True)
+class Behavior:
+    counts: dict[str, int] = field(default_factory=dict)
     total_spend: float = 0.0
     units_purchased: int = 0
     first_seen: float | None = None
     last_seen: float | None = None
     sessions: int = 0
     return_gap_seconds: float = 0.0  # silence before the latest session (lapsed users coming back)
-    recent_sessions: list[str] = Field(default_factory=list)
-    recent: list[Interaction] = Field(default_factory=list)
+    recent_sessions: list[str] = field(default_factory=list)
+    recent: list[Interaction] = field(default_factory=list)
     # item -> time of the latest interaction; used to leave out what the user already knows
-    interacted: dict[str, float] = Field(default_factory=dict)
-    purchased: dict[str, float] = Field(default_factory=dict)
+    interacted: dict[str, float] = field(default_factory=dict)
+    purchased: dict[str, float] = field(default_factory=dict)
 
 
-class Preferences(BaseModel):
+@dataclass(slots=True)
+class Preferences:
     half_life_days: float
-    categories: DecayedScores = Field(default_factory=DecayedScores)
-    brands: DecayedScores = Field(default_factory=DecayedScores)
-    price_bands: DecayedScores = Field(default_factory=DecayedScores)
-    items: DecayedScores = Field(default_factory=DecayedScores)
+    categories: DecayedScores = field(default_factory=DecayedScores)
+    brands: DecayedScores = field(default_factory=DecayedScores)
+    price_bands: DecayedScores = field(default_factory=DecayedScores)
+    items: DecayedScores = field(default_factory=DecayedScores)
 
 
-class Intent(BaseModel):
+@dataclass(slots=True)
+class Intent:
     session_id: str | None = None
     session_started_at: float | None = None
-    cart: dict[str, int] = Field(default_factory=dict)  # net quantity; shown when > 0
+    cart: dict[str, int] = field(default_factory=dict)  # net quantity; shown when > 0
     cart_updated_at: float | None = None
     last_purchase_at: float | None = None
-    recent_queries: list[tuple[float, str]] = Field(default_factory=list)
-    categories: DecayedScores = Field(default_factory=DecayedScores)
+    recent_queries: list[tuple[float, str]] = field(default_factory=list)
+    categories: DecayedScores = field(default_factory=DecayedScores)
 
 
-class RiskState(BaseModel):
+@dataclass(slots=True)
+class RiskState:
     score: float = 0.0
-    flags: list[str] = Field(default_factory=list)
-    minute_counts: dict[str, int] = Field(default_factory=dict)  # events per minute, last 10 minutes
+    flags: list[str] = field(default_factory=list)
+    minute_counts: dict[str, int] = field(default_factory=dict)  # events per minute, last 10 minutes
     peak_events_per_minute: int = 0
     new_account_high_value: bool = False
 
 
-class UserProfile(BaseModel):
+@dataclass(slots=True)
+class UserProfile:
     user_id: str
     created_at: float
     updated_at: float
-    version: int = 0
-    traits: dict[str, TraitValue] = Field(default_factory=dict)
-    behavior: Behavior = Field(default_factory=Behavior)
     preferences: Preferences
-    intent: Intent = Field(default_factory=Intent)
-    segments: list[str] = Field(default_factory=list)
-    risk: RiskState = Field(default_factory=RiskState)
+    version: int = 0
+    traits: dict[str, TraitValue] = field(default_factory=dict)
+    behavior: Behavior = field(default_factory=Behavior)
+    intent: Intent = field(default_factory=Intent)
+    segments: list[str] = field(default_factory=list)
+    risk: RiskState = field(default_factory=RiskState)
 
     @classmethod
     def new(cls, user_id: str, now: float, half_life_days: float) -> "UserProfile":

@@ -127,12 +127,40 @@ def features(profile: UserProfile) -> dict[str, Any]:
     }
 
 
+Compiled = list[tuple[str, bool, tuple[tuple[str, Callable[[Any, Any], bool], Any], ...]]]
+_COMPILED: dict[int, tuple[SegmentCatalog, Compiled]] = {}
+
+
+def _compiled(cat: SegmentCatalog) -> Compiled:
+    """The catalog's rules as plain tuples: evaluated on every profile write, so kept cheap."""
+    found = _COMPILED.get(id(cat))
+    if found is None or found[0] is not cat:
+        rules = [(s.name, s.marketing, tuple((c.feature, OPS[c.op], c.value) for c in s.rule)) for s in cat.segments]
+        found = _COMPILED[id(cat)] = (cat, rules)
+    return found[1]
+
+
+def _holds(conditions: tuple[tuple[str, Callable[[Any, Any], bool], Any], ...], feats: dict[str, Any]) -> bool:
+    for feature, op, value in conditions:
+        actual = feats.get(feature)
+        if actual is None:
+            return False
+        try:
+            if not op(actual, value):
+                return False
+        except TypeError:
+            return False
+    return True
+
+
 def evaluate(profile: UserProfile, cat: SegmentCatalog | None = None) -> list[str]:
     """Names of the segments the profile is in now (sorted)."""
     cat = cat or catalog()
     feats = features(profile)
     flagged = feats["risk_flagged"]
-    names = [s.name for s in cat.segments if (not s.marketing or not flagged) and s.matches(feats)]
+    names = [
+        name for name, marketing, conds in _compiled(cat) if (not marketing or not flagged) and _holds(conds, feats)
+    ]
     if not flagged:
         now = profile.behavior.last_seen or profile.updated_at
         for fam in cat.families:

@@ -11,7 +11,7 @@ Idempotency state lives with the profile and is written in the same conditional 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, Field
+from pydantic import TypeAdapter
 
 from pulse.domain import risk, segments
 from pulse.domain.events import BehaviorEvent
@@ -35,12 +35,13 @@ class PositionedEvent:
     position: StreamPosition | None = None
 
 
-class ProfileState(BaseModel):
+@dataclass(slots=True)
+class ProfileState:
     """What is stored for one user: the profile plus its idempotency state."""
 
     profile: UserProfile
-    applied: dict[str, str] = Field(default_factory=dict)  # shard id -> sequence number (decimal string)
-    recent_event_ids: list[str] = Field(default_factory=list)
+    applied: dict[str, str] = field(default_factory=dict)  # shard id -> sequence number (decimal string)
+    recent_event_ids: list[str] = field(default_factory=list)
 
     def already_applied(self, item: PositionedEvent) -> bool:
         pos = item.position
@@ -49,6 +50,18 @@ class ProfileState(BaseModel):
             if mark is not None and pos.sequence_number <= int(mark):
                 return True
         return item.event.event_id in self.recent_event_ids
+
+
+# Plain dataclasses keep the hot path fast; pydantic validates and serialises them at the edges.
+_STATE_ADAPTER = TypeAdapter(ProfileState)
+
+
+def dump_state(state: ProfileState) -> bytes:
+    return _STATE_ADAPTER.dump_json(state)
+
+
+def load_state(data: bytes | str) -> ProfileState:
+    return _STATE_ADAPTER.validate_json(data)
 
 
 @dataclass
@@ -73,14 +86,14 @@ def apply_user_events(
     now: float,
     half_life_days: float,
 ) -> ProfileUpdate:
-    """Fold ``events`` (one user's, in stream order) into a copy of ``state``.
+    """Fold ``events`` (one user's, in stream order) into ``state``, in place, and return the update.
 
-    ``now`` is the processor's clock; it only stamps ``created_at`` / ``updated_at``.
+    Callers pass a freshly loaded state (the store decodes a new object on every load), so no copy is
+    made: copying a large profile cost more than applying a batch to it. ``now`` is the processor's
+    clock; it only stamps ``created_at`` / ``updated_at``.
     """
     if state is None:
         state = ProfileState(profile=UserProfile.new(user_id, now, half_life_days))
-    else:
-        state = state.model_copy(deep=True)
     profile = state.profile
     before = list(profile.segments)
     update = ProfileUpdate(state=state)
