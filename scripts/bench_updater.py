@@ -125,7 +125,7 @@ def bench_handler(batch: int, users: int, batches: int) -> tuple[float, float, f
 
     with mock_aws():
         stack = Stack(load_template(), name="bench")
-        create_all(stack, lambda s: boto3.client(s, region_name="us-east-1"))
+        create_all(stack, lambda s: boto3.client(s, region_name="us-east-1"))  # type: ignore[call-overload]
         spec = function_specs(stack)["ProfileUpdaterFunction"]
         os.environ.update(spec.environment)
         get_settings.cache_clear()

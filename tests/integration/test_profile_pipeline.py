@@ -285,3 +285,30 @@ def test_post_events_retries_records_kinesis_reports_as_failed(aws_stack) -> Non
     result = json.loads(out["body"])
     assert out["statusCode"] == 200 and result["accepted"] == 3 and [r["index"] for r in result["rejected"]] == [3]
     assert calls == [3, 1]
+
+
+def test_post_events_refuses_bad_bodies_with_4xx(aws_stack) -> None:
+    collector = aws_stack.handler("CollectorFunction")
+
+    def post(body: str, content_type: str = "application/json") -> tuple[int, Any]:
+        out = collector(
+            {
+                "resource": "/events",
+                "path": "/events",
+                "httpMethod": "POST",
+                "headers": {"Content-Type": content_type},
+                "body": body,
+                "requestContext": {"requestId": "r", "stage": "prod"},
+                "isBase64Encoded": False,
+                "queryStringParameters": None,
+                "pathParameters": None,
+            },
+            aws_stack.context("CollectorFunction"),
+        )
+        return out["statusCode"], json.loads(out["body"])
+
+    for body in ("{nope", "[]", '{"events": []}', json.dumps({"events": [ev(1, "x")] * 501}), '{"events": 3}'):
+        status, answer = post(body)
+        assert 400 <= status < 500 and answer["error"]["code"] == "invalid_request", (body[:30], status, answer)
+    status, answer = post(json.dumps({"events": [1, None, "x"]}))
+    assert status == 200 and answer["accepted"] == 0 and len(answer["rejected"]) == 3

@@ -226,7 +226,7 @@ def parse_event(payload: bytes | str | dict[str, Any], now: float | None = None)
         # pydantic parses and validates in one pass (the updater's hot path)
         return BehaviorEvent.model_validate_json(raw, context=ctx)
     except ValidationError as exc:
-        first = exc.errors()[0] if exc.error_count() else {}
+        first: dict[str, Any] = dict(exc.errors()[0]) if exc.error_count() else {}
         if first.get("type") == "json_invalid":
             raise InvalidEvent(f"not UTF-8 JSON: {first.get('msg', 'invalid JSON')}") from exc
         if first.get("type") == "model_type" and not first.get("loc"):
