@@ -32,7 +32,7 @@ format: venv
 	$(BIN)/ruff format .
 
 typecheck: venv
-	$(BIN)/mypy layers/core/pulse functions/profile_updater functions/api infrastructure scripts
+	$(BIN)/mypy layers/core/pulse functions/profile_updater functions/api infrastructure scripts training
 	$(BIN)/mypy functions/collector
 
 validate: venv

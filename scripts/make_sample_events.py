@@ -142,6 +142,24 @@ def kinesis_batch() -> dict[str, object]:
 API_SAMPLES: list[tuple[str, str, str, str, str, dict[str, object] | None]] = [
     # file, template path, method, concrete path, query, body
     ("api/get_health.json", "/health", "GET", "/health", "", None),
+    (
+        "api/get_recommendations.json",
+        "/users/{user_id}/recommendations",
+        "GET",
+        "/users/alice/recommendations",
+        "k=5&explain=true&exclude=shoe-7,shoe-9",
+        None,
+    ),
+    (
+        "api/rank.json",
+        "/users/{user_id}/rank",
+        "POST",
+        "/users/alice/rank",
+        "",
+        {"item_ids": ["shoe-42", "movie-50", "unknown-1"], "explain": True},
+    ),
+    ("api/similar_items.json", "/items/{item_id}/similar", "GET", "/items/shoe-42/similar", "k=5", None),
+    ("api/popular.json", "/popular", "GET", "/popular", "k=5&category=Shoes", None),
     ("api/get_profile.json", "/users/{user_id}/profile", "GET", "/users/alice/profile", "", None),
     ("api/delete_user.json", "/users/{user_id}", "DELETE", "/users/alice", "", None),
     ("api/list_segments.json", "/segments", "GET", "/segments", "", None),

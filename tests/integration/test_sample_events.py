@@ -1,5 +1,6 @@
 """Every file in events/ (the `sam local invoke -e` inputs) drives its handler in-process."""
 
+import contextlib
 import json
 
 import pytest
@@ -37,8 +38,27 @@ def test_kinesis_batch_drives_the_updater(aws_stack: AwsStack) -> None:
     assert carol["behavior"]["counts"] == {"rate": 1}  # the duplicate event_id was applied once
 
 
+def promote_model_knowing_the_sample_items(aws_stack: AwsStack) -> None:
+    import base64
+
+    from pulse.domain.events import InvalidEvent, parse_event
+    from tests.modelkit import Params, publish_and_promote, synthetic_events, train
+
+    samples = []
+    for record in load(EVENTS / "profile_updater/kinesis_batch.json")["Records"]:
+        with contextlib.suppress(InvalidEvent):
+            samples.append(parse_event(base64.b64decode(record["kinesis"]["data"]), now=4e9))
+    result = train(
+        sorted(synthetic_events() + samples, key=lambda e: e.timestamp),
+        grid=[Params(method="ease", ease_lambda=50.0, neighbors=20)],
+        say=lambda _: None,
+    )
+    publish_and_promote(aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"], result, "v-sample")
+
+
 @pytest.mark.parametrize("path", API_FILES, ids=lambda p: p.name)
 def test_api_samples_drive_the_api_function(aws_stack: AwsStack, path) -> None:
+    promote_model_knowing_the_sample_items(aws_stack)
     handler = aws_stack.handler("ProfileUpdaterFunction")
     handler(load(EVENTS / "profile_updater/kinesis_batch.json"), aws_stack.context("ProfileUpdaterFunction"))
     response = aws_stack.handler("ApiFunction")(load(path), aws_stack.context("ApiFunction"))

@@ -1,0 +1,125 @@
+"""``python -m training``: train / promote / rollback / list (``make train EVENTS=... [BUCKET=...] [PROMOTE=1]``).
+
+Talks to whichever AWS endpoint the standard environment names (``AWS_ENDPOINT_URL`` for the local
+stack). The default bucket is the local stack's model bucket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+LOCAL_BUCKET = "pulse-local-modelbucket"
+
+
+def s3_client() -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3", region_name=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    )
+
+
+def read_catalog(path: str | None) -> dict[str, dict[str, Any]] | None:
+    """Optional catalog: JSON Lines of ``{"item_id": ..., "category": ..., "brand": ..., "price": ...,
+    "title": ..., "available": true}``."""
+    if not path:
+        return None
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            out[str(row.pop("item_id"))] = row
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from training.eventlog import read_events
+    from training.pipeline import manifest_for, train
+    from training.publish import new_version, promote, publish
+
+    s3 = s3_client()
+    events, errors = read_events(args.events, s3=s3 if args.events.startswith("s3://") else None)
+    print(f"read {len(events)} events from {args.events} ({len(errors)} invalid lines skipped)")
+    result = train(events, catalog=read_catalog(args.catalog), eval_users=args.eval_users, seed=args.seed)
+    version = new_version(result.files)
+    manifest = manifest_for(version, result)
+    if args.out:
+        out = Path(args.out) / version
+        out.mkdir(parents=True, exist_ok=True)
+        for name, data in result.files.items():
+            (out / name).write_bytes(data)
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        (out / "metrics.json").write_text(json.dumps(result.metrics, indent=1))
+        print(f"wrote {out}")
+    if args.bucket:
+        publish(s3, args.bucket, version, result.files, manifest)
+        print(f"published s3://{args.bucket}/models/{version}/")
+        if args.promote:
+            pointer = promote(s3, args.bucket, version, force=args.force)
+            print(f"promoted {pointer['version']}")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from training.publish import promote
+
+    print(json.dumps(promote(s3_client(), args.bucket, args.version, force=args.force)))
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from training.publish import rollback
+
+    print(json.dumps(rollback(s3_client(), args.bucket)))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from training.publish import list_versions, read_pointer
+
+    pointer = read_pointer(s3_client(), args.bucket) or {}
+    for version in list_versions(s3_client(), args.bucket):
+        print(("* " if version == pointer.get("version") else "  ") + version)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train, evaluate and publish a model version")
+    t.add_argument("--events", required=True, help="JSON Lines event log (gzip allowed), local path or s3://")
+    t.add_argument("--bucket", default=os.environ.get("MODEL_BUCKET", LOCAL_BUCKET))
+    t.add_argument("--no-publish", dest="bucket", action="store_const", const=None)
+    t.add_argument("--promote", action="store_true")
+    t.add_argument("--force", action="store_true", help="promote even if the gate refuses")
+    t.add_argument("--catalog", help="optional item catalog (JSON Lines)")
+    t.add_argument("--eval-users", type=int, default=None, help="evaluate on a sample of users")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", help="also write the artefacts and metrics to this folder")
+    t.set_defaults(func=cmd_train)
+    for name, func, helptext in (
+        ("promote", cmd_promote, "serve a published version"),
+        ("rollback", cmd_rollback, "serve the previously promoted version"),
+        ("list", cmd_list, "list versions (* = served)"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--bucket", default=os.environ.get("MODEL_BUCKET", LOCAL_BUCKET))
+        if name == "promote":
+            p.add_argument("version")
+            p.add_argument("--force", action="store_true")
+        p.set_defaults(func=func)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except Exception as exc:  # a CLI: one clear line, non-zero exit
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Event logs in the contract's format: JSON Lines, optionally gzip, from a local path or ``s3://``."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pulse.domain.events import BehaviorEvent, InvalidEvent, parse_event
+
+
+def _open(source: str, s3: Any = None) -> io.BufferedReader | Any:
+    if source.startswith("s3://"):
+        url = urlparse(source)
+        if s3 is None:
+            import boto3
+
+            s3 = boto3.client("s3")
+        body = s3.get_object(Bucket=url.netloc, Key=url.path.lstrip("/"))["Body"].read()
+        raw: Any = io.BytesIO(body)
+    else:
+        raw = Path(source).open("rb")  # noqa: SIM115 - closed by the caller's with-block
+    head = raw.read(2)
+    raw.seek(0)
+    return gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
+
+
+def read_events(source: str, s3: Any = None, now: float = 4e9) -> tuple[list[BehaviorEvent], list[tuple[int, str]]]:
+    """Valid events (sorted by time) and ``(line number, reason)`` for every invalid line."""
+    events: list[BehaviorEvent] = []
+    errors: list[tuple[int, str]] = []
+    with _open(source, s3) as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                events.append(parse_event(line.rstrip(b"\r\n"), now=now))
+            except InvalidEvent as exc:
+                errors.append((number, exc.reason))
+    events.sort(key=lambda e: e.timestamp)
+    return events, errors
+
+
+def iter_lines(source: str, s3: Any = None) -> Iterator[bytes]:
+    with _open(source, s3) as fh:
+        yield from (line for line in fh if line.strip())

@@ -1,0 +1,106 @@
+"""Item models fitted offline and exported as top-N lists: neighbours, transitions, popularity."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+EASE_MAX_ITEMS = 20_000  # dense inverse beyond this is too large; item-kNN is used instead
+
+
+def interaction_matrix(seqs: Sequence[Sequence[int]], n_items: int) -> sp.csr_matrix:
+    rows = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
+    cols = np.fromiter((i for s in seqs for i in s), dtype=np.int64, count=int(rows.size))
+    x = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, cols)), shape=(len(seqs), n_items))
+    x.data[:] = 1.0  # duplicates collapse to one interaction
+    return x
+
+
+def top_n(scores: sp.csr_matrix | np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the ``n`` largest positive entries as (indexes, weights), -1 / 0 padded."""
+    rows = scores.shape[0]
+    idx = np.full((rows, n), -1, dtype=np.int32)
+    w = np.zeros((rows, n), dtype=np.float32)
+    if isinstance(scores, np.ndarray):
+        for r in range(rows):
+            row = scores[r]
+            k = min(n, row.size)
+            part = np.argpartition(-row, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
+            part = part[row[part] > 0]
+            part = part[np.argsort(-row[part], kind="stable")]
+            idx[r, : part.size], w[r, : part.size] = part, row[part]
+        return idx, w
+    csr = scores.tocsr()
+    for r in range(rows):
+        start, end = csr.indptr[r], csr.indptr[r + 1]
+        cols, vals = csr.indices[start:end], csr.data[start:end]
+        keep = vals > 0
+        cols, vals = cols[keep], vals[keep]
+        if cols.size > n:
+            part = np.argpartition(-vals, n - 1)[:n]
+            cols, vals = cols[part], vals[part]
+        order = np.argsort(-vals, kind="stable")
+        idx[r, : order.size], w[r, : order.size] = cols[order], vals[order]
+    return idx, w
+
+
+def ease_neighbors(x: sp.csr_matrix, lam: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """EASE (Steck 2019): B = I - P / diag(P), P = (XᵀX + λI)⁻¹; top-N per item, self excluded."""
+    gram = (x.T @ x).toarray().astype(np.float64)
+    gram[np.diag_indices_from(gram)] += lam
+    p = np.linalg.inv(gram)
+    b = -p / np.diag(p)
+    np.fill_diagonal(b, 0.0)
+    return top_n(b.astype(np.float32), n)
+
+
+def cosine_neighbors(x: sp.csr_matrix, n: int, shrink: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Item-kNN: cosine similarity of item columns with shrinkage; top-N per item, self excluded."""
+    xt = normalize(x.T.tocsr().astype(np.float32), norm="l2", axis=1)
+    sim = (xt @ xt.T).tocsr()
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    sim.setdiag(0.0)
+    sim.eliminate_zeros()
+    coo = sim.tocoo()
+    support = np.minimum(counts[coo.row], counts[coo.col])
+    sim = sp.csr_matrix((coo.data * support / (support + shrink), (coo.row, coo.col)), shape=sim.shape)
+    return top_n(sim, n)
+
+
+def transitions(seqs: Sequence[Sequence[int]], n_items: int, n: int, window: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """What follows an item: j after i within ``window`` steps, weighted 1/step, rows normalised."""
+    heads, tails, weights = [], [], []
+    for seq in seqs:
+        arr = np.asarray(seq, dtype=np.int64)
+        for step in range(1, window + 1):
+            if arr.size > step:
+                heads.append(arr[:-step])
+                tails.append(arr[step:])
+                weights.append(np.full(arr.size - step, 1.0 / step, dtype=np.float32))
+    if not heads:
+        return np.full((n_items, n), -1, dtype=np.int32), np.zeros((n_items, n), dtype=np.float32)
+    h, t, w = np.concatenate(heads), np.concatenate(tails), np.concatenate(weights)
+    keep = h != t
+    mat = sp.csr_matrix((w[keep], (h[keep], t[keep])), shape=(n_items, n_items))
+    mat.sum_duplicates()
+    totals = np.asarray(mat.sum(axis=1)).ravel()
+    mat = sp.diags(1.0 / np.maximum(totals, 1e-9)) @ mat
+    return top_n(mat.tocsr(), n)
+
+
+def popularity(
+    item_seq: np.ndarray,
+    times: np.ndarray,
+    n_items: int,
+    horizon: float,
+    half_life: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Global popularity (share of the most popular item) and trending (decayed counts near ``horizon``)."""
+    counts = np.bincount(item_seq, minlength=n_items).astype(np.float32)
+    glob = counts / max(1.0, float(counts.max()))
+    decay = np.exp2(-(horizon - times) / half_life).astype(np.float32)
+    trend = np.bincount(item_seq, weights=decay, minlength=n_items).astype(np.float32)
+    return glob, trend / max(1e-9, float(trend.max()))

@@ -1,0 +1,460 @@
+"""Training and honest evaluation, with the served code.
+
+Protocol A (next item): per user, time-ordered; the last interaction is the test item, the second last
+the validation item, the rest is training. Three fits of the item models are made, each on data that
+ends before what it is judged on:
+- stage 1, on each user's training items minus the last: the learned ranker is fit on the *held-out
+  last training item* (positives) against the scorer's own candidates (negatives);
+- stage 2, on the training items: hyper-parameters are chosen on the validation items;
+- the test items are scored once, with stage 2 and the chosen hyper-parameters.
+Profiles are built by the profile updater's own code (``apply_user_events``), and every ranking comes
+from ``pulse.recommend.scorer.Scorer`` (what the API serves). The published model is refit on all data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from pulse.domain.events import BehaviorEvent
+from pulse.domain.profile import UserProfile
+from pulse.domain.segments import evaluate as evaluate_segments
+from pulse.domain.updater import PositionedEvent, ProfileState, apply_user_events, dump_state, load_state
+from pulse.recommend.artifacts import RecModel, build_manifest, npz_bytes
+from pulse.recommend.scorer import FEATURES, Scorer, signals_from_profile
+from training import models
+
+POSITIVE = {"view", "click", "add_to_cart", "purchase", "rate", "like"}
+HALF_LIFE_DAYS = 14.0
+
+
+@dataclass
+class Params:
+    method: str = "ease"  # "ease" or "knn"
+    ease_lambda: float = 500.0
+    neighbors: int = 100
+    transition_window: int = 3
+    recency_decay: float = 0.9
+    recent_items: int = 20
+    transition_decay: float = 0.6
+    trending_half_life_days: float = 7.0
+
+    def label(self) -> str:
+        lam = f"λ={self.ease_lambda:g} " if self.method == "ease" else ""
+        return f"{self.method} {lam}decay={self.recency_decay}"
+
+
+@dataclass
+class Dataset:
+    item_ids: list[str]
+    index: dict[str, int]
+    metadata: list[dict[str, Any]]
+    categories: list[list[str]]
+    by_user: dict[str, list[BehaviorEvent]]
+    inter: dict[str, list[int]]  # positions of interaction events in by_user[user]
+    demographic: dict[str, list[str]]  # user -> demographic segments (age bands)
+    segment_names: list[str]
+    start: float
+    end: float
+    n_events: int
+
+    def seq(self, user: str, drop_last: int = 0) -> list[int]:
+        positions = self.inter[user][: len(self.inter[user]) - drop_last]
+        return [self.index[self.by_user[user][p].item_id or ""] for p in positions]
+
+
+def build_dataset(events: Sequence[BehaviorEvent], catalog: dict[str, dict[str, Any]] | None = None) -> Dataset:
+    meta: dict[str, dict[str, Any]] = {}
+    for e in events:
+        if e.item_id is not None and e.item is not None:
+            meta[e.item_id] = e.item.model_dump(exclude_none=True)
+        elif e.item_id is not None:
+            meta.setdefault(e.item_id, {})
+    for item, info in (catalog or {}).items():
+        meta[item] = {**meta.get(item, {}), **info}
+    item_ids = sorted(meta)
+    index = {item: i for i, item in enumerate(item_ids)}
+    categories = []
+    for item in item_ids:
+        cat = meta[item].get("category")
+        categories.append([cat] if isinstance(cat, str) else list(cat or []))
+    by_user: dict[str, list[BehaviorEvent]] = defaultdict(list)
+    for e in events:
+        by_user[e.user_id].append(e)
+    inter = {
+        u: [p for p, e in enumerate(evs) if e.event_type in POSITIVE and e.item_id in index]
+        for u, evs in by_user.items()
+    }
+    demographic: dict[str, list[str]] = {}
+    for user, evs in by_user.items():
+        traits: dict[str, Any] = {}
+        for e in evs:
+            if e.traits is not None:
+                traits.update(e.traits.as_dict())
+        if traits:
+            probe = UserProfile.new(user, 0.0, HALF_LIFE_DAYS)
+            probe.traits = traits
+            demographic[user] = [s for s in evaluate_segments(probe) if s.startswith("age_")]
+    names = sorted({s for segs in demographic.values() for s in segs})
+    times = [e.timestamp for e in events] or [0.0]
+    return Dataset(
+        item_ids,
+        index,
+        [meta[i] for i in item_ids],
+        categories,
+        dict(by_user),
+        inter,
+        demographic,
+        names,
+        min(times),
+        max(times),
+        len(events),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- profiles
+def _apply(state: ProfileState | None, user: str, events: Sequence[BehaviorEvent]) -> ProfileState:
+    update = apply_user_events(
+        state,
+        user,
+        [PositionedEvent(e) for e in events],
+        now=events[-1].timestamp if events else 0.0,
+        half_life_days=HALF_LIFE_DAYS,
+    )
+    return update.state
+
+
+def snapshots(data: Dataset, users: Sequence[str]) -> dict[str, dict[str, UserProfile]]:
+    """Per user, the profile just before the held-out items: ``rank`` (before the last training item),
+    ``val`` (before the validation item) and ``test`` (before the test item)."""
+    out: dict[str, dict[str, UserProfile]] = {}
+    for user in users:
+        evs, pos = data.by_user[user], data.inter[user]
+        if len(pos) < 4:
+            continue
+        cuts = {"rank": pos[-3], "val": pos[-2], "test": pos[-1]}
+        state: ProfileState | None = None
+        done = 0
+        shots: dict[str, UserProfile] = {}
+        for name in ("rank", "val", "test"):
+            if cuts[name] > done:
+                state = _apply(state, user, evs[done : cuts[name]])
+                done = cuts[name]
+            assert state is not None
+            shots[name] = load_state(dump_state(state)).profile  # a frozen copy
+        out[user] = shots
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- model parts
+@dataclass
+class Parts:
+    nbr_idx: np.ndarray
+    nbr_w: np.ndarray
+    tr_idx: np.ndarray
+    tr_w: np.ndarray
+    pop: np.ndarray
+    trending: np.ndarray
+    segment_pop: np.ndarray
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def fit_parts(data: Dataset, params: Params, drop_last: int) -> Parts:
+    users = sorted(data.inter)
+    seqs = [data.seq(u, drop_last) for u in users]
+    n = len(data.item_ids)
+    x = models.interaction_matrix(seqs, n)
+    if params.method == "ease" and n <= models.EASE_MAX_ITEMS:
+        nbr_idx, nbr_w = models.ease_neighbors(x, params.ease_lambda, params.neighbors)
+    else:
+        nbr_idx, nbr_w = models.cosine_neighbors(x, params.neighbors)
+    tr_idx, tr_w = models.transitions(seqs, n, params.neighbors, params.transition_window)
+    items: list[int] = []
+    times: list[float] = []
+    seg_rows = {name: np.zeros(n, dtype=np.float32) for name in data.segment_names}
+    for user, seq in zip(users, seqs, strict=True):
+        evs, pos = data.by_user[user], data.inter[user][: len(seq)]
+        items.extend(seq)
+        times.extend(evs[p].timestamp for p in pos)
+        for seg in data.demographic.get(user, []):
+            np.add.at(seg_rows[seg], np.asarray(seq, dtype=np.int64), 1.0)
+    item_arr = np.asarray(items, dtype=np.int64)
+    time_arr = np.asarray(times, dtype=np.float64)
+    horizon = float(time_arr.max()) if time_arr.size else data.end
+    pop, trending = models.popularity(item_arr, time_arr, n, horizon, params.trending_half_life_days * 86400)
+    segment_pop = (
+        np.vstack([seg_rows[s] / max(1.0, float(seg_rows[s].max())) for s in data.segment_names])
+        if data.segment_names
+        else np.zeros((0, n), dtype=np.float32)
+    )
+    return Parts(nbr_idx, nbr_w, tr_idx, tr_w, pop, trending, segment_pop.astype(np.float32))
+
+
+def ranker_dict(
+    params: Params,
+    coef: Sequence[float],
+    intercept: float,
+    mean: Sequence[float],
+    std: Sequence[float],
+    cold_start: str = "global",
+) -> dict[str, Any]:
+    return {
+        "features": list(FEATURES),
+        "coef": [float(c) for c in coef],
+        "intercept": float(intercept),
+        "mean": [float(m) for m in mean],
+        "std": [float(s) for s in std],
+        "params": {
+            "recency_decay": params.recency_decay,
+            "recent_items": params.recent_items,
+            "transition_decay": params.transition_decay,
+            "transition_items": 5,
+        },
+        "cold_start": cold_start,
+        "diversity_cap": 0.4,
+    }
+
+
+def one_hot_ranker(params: Params, feature: str) -> dict[str, Any]:
+    coef = [1.0 if f == feature else 0.0 for f in FEATURES]
+    return ranker_dict(params, coef, 0.0, [0.0] * len(FEATURES), [1.0] * len(FEATURES))
+
+
+def rec_model(data: Dataset, parts: Parts, ranker: dict[str, Any], version: str = "eval") -> RecModel:
+    return RecModel(
+        version=version,
+        item_ids=data.item_ids,
+        metadata=data.metadata,
+        categories=data.categories,
+        available=np.ones(len(data.item_ids), dtype=bool),
+        nbr_idx=parts.nbr_idx,
+        nbr_w=parts.nbr_w,
+        tr_idx=parts.tr_idx,
+        tr_w=parts.tr_w,
+        pop=parts.pop,
+        trending=parts.trending,
+        segment_names=data.segment_names,
+        segment_pop=parts.segment_pop,
+        ranker=ranker,
+        manifest={},
+    )
+
+
+def fit_ranker(
+    data: Dataset,
+    parts: Parts,
+    params: Params,
+    shots: dict[str, dict[str, UserProfile]],
+    seed: int = 0,
+    negatives_per_user: int = 100,
+) -> dict[str, Any]:
+    """Logistic regression on held-out next items (stage 1): which candidate features predict them."""
+    rng = random.Random(seed)
+    scorer = Scorer(rec_model(data, parts, one_hot_ranker(params, "nbr_recent")))
+    rows, labels = [], []
+    for user, shot in shots.items():
+        target = data.seq(user)[-3]
+        sig = signals_from_profile(scorer.model, shot["rank"], params.recent_items)
+        if sig.is_cold:
+            continue
+        matrix, vectors = scorer.feature_matrix(sig)
+        cand = scorer.candidates(sig, vectors)
+        cand = cand[~np.isin(cand, list(sig.seen))] if sig.seen else cand
+        # negatives drawn uniformly from what the scorer would rank: hard-negative-only sampling teaches
+        # the model that popularity is bad (hard negatives are popular), which ranks worse (measured)
+        negatives = [int(i) for i in rng.sample(list(cand), min(negatives_per_user, cand.size)) if i != target]
+        rows.append(matrix[:, [target, *negatives]].T)
+        labels.extend([1] + [0] * len(negatives))
+    x = np.vstack(rows).astype(np.float64)
+    y = np.asarray(labels)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1.0
+    lr = LogisticRegression(C=1.0, max_iter=2000)
+    lr.fit((x - mean) / std, y)
+    return ranker_dict(params, lr.coef_[0].tolist(), float(lr.intercept_[0]), mean.tolist(), std.tolist())
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+def hit_ndcg_mrr(ranked: Sequence[str], target: str, k: int = 10) -> tuple[float, float, float]:
+    top = list(ranked[:k])
+    if target not in top:
+        return 0.0, 0.0, 0.0
+    rank = top.index(target)
+    return 1.0, 1.0 / math.log2(rank + 2), 1.0 / (rank + 1)
+
+
+def evaluate_a(
+    data: Dataset, model: RecModel, shots: dict[str, dict[str, UserProfile]], split: str, k: int = 10
+) -> dict[str, float]:
+    """HR/NDCG/MRR@k and catalog coverage@k of the served scorer on the ``val`` or ``test`` items."""
+    scorer = Scorer(model)
+    drop = 1 if split == "val" else 0
+    totals = np.zeros(3)
+    recommended: set[str] = set()
+    for user, shot in shots.items():
+        target = data.item_ids[data.seq(user, drop)[-1]]
+        items = [r.item_id for r in scorer.recommend(shot[split], k=k)]
+        recommended.update(items)
+        totals += hit_ndcg_mrr(items, target, k)
+    n = max(1, len(shots))
+    return {
+        "users": len(shots),
+        f"hr@{k}": totals[0] / n,
+        f"ndcg@{k}": totals[1] / n,
+        f"mrr@{k}": totals[2] / n,
+        f"coverage@{k}": len(recommended) / max(1, len(data.item_ids)),
+    }
+
+
+def cold_start_choice(data: Dataset, parts: Parts, params: Params) -> dict[str, float]:
+    """First event of each user: does their demographic segment's popularity beat global popularity?"""
+    hits = {"segment": 0.0, "global": 0.0}
+    users = [u for u in data.inter if len(data.inter[u]) >= 4 and data.demographic.get(u)]
+    for user in users:
+        first = data.item_ids[data.seq(user)[0]]
+        rows = [data.segment_names.index(s) for s in data.demographic[user]]
+        seg_scores = parts.segment_pop[rows].mean(axis=0)
+        for name, scores in (("segment", seg_scores), ("global", parts.pop)):
+            top = np.argsort(-scores, kind="stable")[:10]
+            hits[name] += float(first in {data.item_ids[i] for i in top})
+    return {name: value / max(1, len(users)) for name, value in hits.items()}
+
+
+# ---------------------------------------------------------------------------------------------- training
+@dataclass
+class TrainResult:
+    files: dict[str, bytes]
+    manifest_info: dict[str, Any]
+    params: Params
+    metrics: dict[str, Any]
+    log: list[str]
+
+
+def train(
+    events: Sequence[BehaviorEvent],
+    catalog: dict[str, dict[str, Any]] | None = None,
+    grid: Sequence[Params] | None = None,
+    eval_users: int | None = None,
+    seed: int = 0,
+    say: Callable[[str], None] = print,
+) -> TrainResult:
+    started = time.perf_counter()
+    log: list[str] = []
+
+    def note(text: str) -> None:
+        log.append(text)
+        say(text)
+
+    data = build_dataset(events, catalog)
+    note(f"data: {data.n_events} events, {len(data.by_user)} users, {len(data.item_ids)} items")
+    users = sorted(u for u in data.inter if len(data.inter[u]) >= 4)
+    if eval_users is not None and len(users) > eval_users:
+        users = sorted(random.Random(seed).sample(users, eval_users))
+    shots = snapshots(data, users)
+    note(
+        f"profiles: {len(shots)} users replayed through the profile updater's code "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    grid = list(grid or default_grid(len(data.item_ids)))
+    best: tuple[float, Params, dict[str, Any], dict[str, float]] | None = None
+    stage_cache: dict[tuple[Any, ...], tuple[Parts, Parts]] = {}
+    for params in grid:
+        key = (params.method, params.ease_lambda, params.neighbors, params.transition_window)
+        if key not in stage_cache:
+            stage_cache[key] = (fit_parts(data, params, drop_last=3), fit_parts(data, params, drop_last=2))
+        stage1, stage2 = stage_cache[key]
+        ranker = fit_ranker(data, stage1, params, shots, seed)
+        val = evaluate_a(data, rec_model(data, stage2, ranker), shots, "val")
+        note(f"  validation {params.label():28} HR@10 {val['hr@10']:.4f}  NDCG@10 {val['ndcg@10']:.4f}")
+        if best is None or val["ndcg@10"] > best[0]:
+            best = (val["ndcg@10"], params, ranker, val)
+    assert best is not None
+    _, params, ranker, val = best
+    key = (params.method, params.ease_lambda, params.neighbors, params.transition_window)
+    stage2 = stage_cache[key][1]
+    cold = cold_start_choice(data, stage2, params)
+    ranker["cold_start"] = "segment" if cold["segment"] > cold["global"] else "global"
+    test = evaluate_a(data, rec_model(data, stage2, ranker), shots, "test")
+    note(
+        f"chosen: {params.label()}; test HR@10 {test['hr@10']:.4f} NDCG@10 {test['ndcg@10']:.4f} "
+        f"MRR@10 {test['mrr@10']:.4f} coverage@10 {test['coverage@10']:.4f}"
+    )
+    baselines = {}
+    knn_params = Params(method="knn", neighbors=params.neighbors, recency_decay=1.0, recent_items=50)
+    ease_params = Params(
+        method="ease", ease_lambda=params.ease_lambda, neighbors=params.neighbors, recency_decay=1.0, recent_items=50
+    )
+    knn_parts = fit_parts(data, knn_params, drop_last=2)
+    baselines["popularity"] = evaluate_a(
+        data, rec_model(data, stage2, one_hot_ranker(params, "log_pop")), shots, "test"
+    )
+    baselines["item-knn"] = evaluate_a(
+        data, rec_model(data, knn_parts, one_hot_ranker(knn_params, "nbr_recent")), shots, "test"
+    )
+    if len(data.item_ids) <= models.EASE_MAX_ITEMS:
+        ease_parts = stage2 if params.method == "ease" else fit_parts(data, ease_params, drop_last=2)
+        baselines["ease"] = evaluate_a(
+            data, rec_model(data, ease_parts, one_hot_ranker(ease_params, "nbr_recent")), shots, "test"
+        )
+    for name, figures in baselines.items():
+        note(f"  baseline {name:12} HR@10 {figures['hr@10']:.4f} NDCG@10 {figures['ndcg@10']:.4f}")
+    final = fit_parts(data, params, drop_last=0)
+    files = artefact_files(data, final, ranker)
+    metrics = {
+        "protocol_a": {"test": test, "validation": val, "baselines": baselines},
+        "cold_start_first_event_hr@10": cold,
+        "cold_start_served": ranker["cold_start"],
+    }
+    info = {
+        "trained_on": {
+            "events": data.n_events,
+            "users": len(data.by_user),
+            "items": len(data.item_ids),
+            "from": data.start,
+            "to": data.end,
+            "evaluated_users": len(shots),
+        },
+        "params": params.__dict__,
+        "metrics": metrics,
+        "training_seconds": round(time.perf_counter() - started, 2),
+    }
+    note(f"trained in {info['training_seconds']} s")
+    return TrainResult(files, info, params, metrics, log)
+
+
+def default_grid(n_items: int) -> list[Params]:
+    if n_items > models.EASE_MAX_ITEMS:
+        return [Params(method="knn", recency_decay=d) for d in (0.8, 0.9)]
+    return [Params(method="ease", ease_lambda=lam, recency_decay=d) for lam in (300.0, 1000.0) for d in (0.8, 0.9)] + [
+        Params(method="knn", recency_decay=0.9)
+    ]
+
+
+def artefact_files(data: Dataset, parts: Parts, ranker: dict[str, Any]) -> dict[str, bytes]:
+    catalog = {
+        "item_ids": data.item_ids,
+        "metadata": data.metadata,
+        "categories": data.categories,
+        "available": [bool(m.get("available", True)) for m in data.metadata],
+        "segments": data.segment_names,
+    }
+    return {
+        "catalog.json": json.dumps(catalog, separators=(",", ":")).encode(),
+        "ranker.json": json.dumps(ranker, indent=1).encode(),
+        "neighbors.npz": npz_bytes(idx=parts.nbr_idx, w=parts.nbr_w),
+        "transitions.npz": npz_bytes(idx=parts.tr_idx, w=parts.tr_w),
+        "popularity.npz": npz_bytes(**{"global": parts.pop, "trending": parts.trending, "segments": parts.segment_pop}),
+    }
+
+
+def manifest_for(version: str, result: TrainResult) -> dict[str, Any]:
+    return build_manifest(version, result.files, **result.manifest_info)

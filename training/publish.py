@@ -1,0 +1,96 @@
+"""Publishing, promotion and rollback of model versions in the S3 model bucket (contract section 4).
+
+A version's files are written once under ``models/<version>/``, ``manifest.json`` last; nothing is
+overwritten. The pointer ``models/current.json`` names the served version and keeps the history of
+earlier promotions, so rollback is one pointer write. Promotion loads and verifies the version first
+(the same loader the API uses) and refuses a version whose offline NDCG@10 is more than 5 % below the
+served one's unless forced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pulse.adapters.model_store import fetch_version, read_pointer
+from pulse.recommend.artifacts import MANIFEST, POINTER_KEY, load_model, version_prefix
+
+GATE = 0.95  # a new version must keep at least 95 % of the served version's NDCG@10
+
+
+class PromotionRefused(Exception):
+    pass
+
+
+def new_version(files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()[:8]
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{digest}"
+
+
+def publish(s3: Any, bucket: str, version: str, files: dict[str, bytes], manifest: dict[str, Any]) -> str:
+    prefix = version_prefix(version)
+    try:
+        s3.head_object(Bucket=bucket, Key=prefix + MANIFEST)
+        raise FileExistsError(f"version {version} already exists; versions are immutable")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    for name, data in files.items():
+        s3.put_object(Bucket=bucket, Key=prefix + name, Body=data)
+    s3.put_object(
+        Bucket=bucket,
+        Key=prefix + MANIFEST,
+        Body=json.dumps(manifest, indent=1).encode(),
+        ContentType="application/json",
+    )
+    return version
+
+
+def ndcg(manifest: dict[str, Any]) -> float | None:
+    try:
+        return float(manifest["metrics"]["protocol_a"]["test"]["ndcg@10"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def promote(s3: Any, bucket: str, version: str, force: bool = False) -> dict[str, Any]:
+    manifest_bytes, files = fetch_version(s3, bucket, version)
+    model = load_model(version, manifest_bytes, files)  # refuses tampered or unsafe versions
+    pointer = read_pointer(s3, bucket) or {}
+    current = pointer.get("version")
+    if current == version:
+        return pointer
+    if current and not force:
+        served = ndcg(json.loads(fetch_version(s3, bucket, current)[0]))
+        candidate = ndcg(model.manifest)
+        if served is not None and (candidate is None or candidate < GATE * served):
+            raise PromotionRefused(
+                f"{version}: NDCG@10 {candidate} is more than 5 % below the served {current} ({served:.4f}); "
+                "use --force to promote anyway"
+            )
+    history = ([current] if current else []) + list(pointer.get("history", []))
+    new = {"version": version, "promoted_at": time.time(), "history": history[:20]}
+    s3.put_object(Bucket=bucket, Key=POINTER_KEY, Body=json.dumps(new).encode(), ContentType="application/json")
+    return new
+
+
+def rollback(s3: Any, bucket: str) -> dict[str, Any]:
+    pointer = read_pointer(s3, bucket)
+    if not pointer or not pointer.get("history"):
+        raise PromotionRefused("nothing to roll back to")
+    previous, *rest = pointer["history"]
+    load_model(previous, *fetch_version(s3, bucket, previous))
+    new = {"version": previous, "promoted_at": time.time(), "history": rest, "rolled_back_from": pointer["version"]}
+    s3.put_object(Bucket=bucket, Key=POINTER_KEY, Body=json.dumps(new).encode(), ContentType="application/json")
+    return new
+
+
+def list_versions(s3: Any, bucket: str) -> list[str]:
+    out = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="models/", Delimiter="/"):
+        out += [p["Prefix"].split("/")[1] for p in page.get("CommonPrefixes", [])]
+    return sorted(out)
