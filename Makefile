@@ -6,7 +6,7 @@ PY := $(BIN)/python
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 
-.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench events clean
+.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench events train promote rollback movielens clean
 
 help:
 	@echo "make test   - lint, type-check, template checks and the whole test suite"
@@ -14,6 +14,8 @@ help:
 	@echo "make build  - sam build (needs python3.12 on PATH; see scripts/find_python.sh)"
 	@echo "make sizes  - unzipped size of each function with its layer"
 	@echo "make bench  - profile updater benchmark"
+	@echo "make train EVENTS=<log> [BUCKET=<name>] [PROMOTE=1] - train, evaluate, publish (local stack by default)"
+	@echo "make promote VERSION=<v> [FORCE=1] / make rollback - serve a version / the previous one"
 
 $(VENV)/.installed: requirements.txt layers/core/requirements.txt
 	test -x $(PY) || $$(scripts/find_python.sh) -m venv $(VENV)
@@ -69,6 +71,25 @@ sizes: build
 
 bench: venv
 	$(PY) -m scripts.bench_updater
+
+# The training job talks to whatever endpoint the standard AWS variables name; default: the local stack.
+AWS_ENV = AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL-http://127.0.0.1:5000} \
+	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID-testing} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY-testing} \
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION-us-east-1}
+BUCKET ?= pulse-local-modelbucket
+
+movielens: venv
+	$(PY) -m training.movielens
+
+train: venv
+	@test -n "$(EVENTS)" || { echo "usage: make train EVENTS=<log.jsonl[.gz]|s3://...> [BUCKET=<name>] [PROMOTE=1]"; exit 2; }
+	$(AWS_ENV) $(PY) -m training train --events "$(EVENTS)" --bucket "$(BUCKET)" $(if $(PROMOTE),--promote) $(if $(FORCE),--force)
+
+promote: venv
+	$(AWS_ENV) $(PY) -m training promote "$(VERSION)" --bucket "$(BUCKET)" $(if $(FORCE),--force)
+
+rollback: venv
+	$(AWS_ENV) $(PY) -m training rollback --bucket "$(BUCKET)"
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -15,7 +15,7 @@ GENRES = ["Action", "Comedy", "Drama", "Horror"]
 T0 = 1_700_000_000.0
 
 
-def synthetic_events(users: int = 40, items: int = 24, per_user: int = 12, seed: int = 1) -> list[BehaviorEvent]:
+def synthetic_events(users: int = 40, items: int = 48, per_user: int = 12, seed: int = 1) -> list[BehaviorEvent]:
     """Users who each like one genre and mostly watch it, in a loose order (so transitions exist)."""
     rng = random.Random(seed)
     out: list[BehaviorEvent] = []

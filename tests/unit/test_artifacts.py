@@ -20,7 +20,7 @@ def trained():
 def test_round_trip_with_checksum_verification(trained) -> None:
     manifest, files = version_files(trained, "v1")
     model = load_model("v1", manifest, files)
-    assert model.version == "v1" and model.n_items == 24
+    assert model.version == "v1" and model.n_items == 48
     assert json.loads(manifest)["files"]["neighbors.npz"]["sha256"] == digest(files["neighbors.npz"])
     assert model.nbr_idx.shape[0] == model.n_items
 
@@ -71,3 +71,10 @@ def test_training_is_deterministic(trained) -> None:
     again = tiny_model()
     assert again.files == trained.files
     assert tiny_model(seed=2).files != trained.files
+
+
+def test_learned_ranker_beats_its_baselines_on_the_synthetic_log(trained) -> None:
+    a = trained.metrics["protocol_a"]
+    assert a["test"]["ndcg@10"] > a["baselines"]["popularity"]["ndcg@10"]
+    assert a["test"]["ndcg@10"] > a["baselines"]["ease"]["ndcg@10"]
+    assert trained.metrics["cold_start_served"] in ("segment", "global")
