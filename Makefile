@@ -6,7 +6,7 @@ PY := $(BIN)/python
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 
-.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench events train promote rollback movielens clean
+.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench events openapi train promote rollback movielens clean
 
 help:
 	@echo "make test   - lint, type-check, template checks and the whole test suite"
@@ -93,3 +93,6 @@ rollback: venv
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+openapi: venv
+	$(PY) -m scripts.openapi

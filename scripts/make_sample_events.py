@@ -142,6 +142,7 @@ def kinesis_batch() -> dict[str, object]:
 API_SAMPLES: list[tuple[str, str, str, str, str, dict[str, object] | None]] = [
     # file, template path, method, concrete path, query, body
     ("api/get_health.json", "/health", "GET", "/health", "", None),
+    ("api/swagger.json", "/swagger", "GET", "/swagger", "format=json", None),
     (
         "api/get_recommendations.json",
         "/users/{user_id}/recommendations",

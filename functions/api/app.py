@@ -18,7 +18,7 @@ from pulse import __version__
 from pulse.adapters.dynamo import DynamoProfileStore, DynamoSegmentDirectory
 from pulse.adapters.model_store import S3ModelSource
 from pulse.config import get_settings
-from pulse.http.errors import ApiError, install_error_handlers
+from pulse.http.errors import ApiError, install_error_handlers, openapi_info
 from pulse.services import profiles, recommendations
 from pulse.services.recommendations import ModelHolder, ModelUnavailable
 
@@ -29,6 +29,8 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 install_error_handlers(app)
+# Swagger UI and the spec at GET /swagger (behind the API key, like every route but /health)
+app.enable_swagger(path="/swagger", **openapi_info())
 
 settings = get_settings()
 store = DynamoProfileStore(settings)
@@ -68,7 +70,7 @@ def _timed(name: str, started: float) -> None:
     metrics.add_metadata(key="model_version", value=holder.version or "none")
 
 
-@app.get("/health")
+@app.get("/health", security=[{}])  # public: load balancers and uptime checks call it without a key
 def health() -> dict[str, Any]:
     model = recommendations.loaded_model(holder)
     return {"status": "ok", "version": __version__, "model_version": model.version if model else None}

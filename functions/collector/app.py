@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from pulse.adapters.aws import KinesisEventPublisher
 from pulse.config import get_settings
-from pulse.http.errors import install_error_handlers
+from pulse.http.errors import install_error_handlers, openapi_info
 from pulse.services.collect import collect
 
 logger = Logger()
@@ -20,6 +20,7 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 install_error_handlers(app)
+app.enable_swagger(path="/events/swagger", **openapi_info())  # not routed by API Gateway: spec generation only
 publisher = KinesisEventPublisher(get_settings())
 
 

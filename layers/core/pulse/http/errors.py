@@ -19,6 +19,23 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 logger = Logger(child=True)
 
 
+def openapi_info() -> dict[str, Any]:
+    """Title, version and security scheme of the published OpenAPI spec (one place for both functions)."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
+    from pulse import __version__
+
+    return {
+        "title": "Pulse API",
+        "version": __version__,
+        "description": "Real-time user profiles, segments and recommendations. Every route but /health "
+        "requires an API Gateway API key in the x-api-key header. Errors: "
+        '{"error": {"code": "<stable_code>", "message": "<text>"}}.',
+        "security_schemes": {"apiKey": APIKey.model_validate({"name": "x-api-key", "in": APIKeyIn.header})},
+        "security": [{"apiKey": []}],
+    }
+
+
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)

@@ -1,0 +1,28 @@
+"""The committed OpenAPI spec is the one the code generates, and it matches the contract's routes."""
+
+import json
+
+from scripts.openapi import SPEC, generate, render
+
+
+def test_committed_spec_matches_the_code() -> None:
+    assert SPEC.read_text() == render(), "openapi.json is stale: run `make openapi` and commit it"
+
+
+def test_spec_has_every_contract_route_and_only_health_is_public() -> None:
+    paths = json.loads(SPEC.read_text())["paths"]
+    expected = {
+        ("get", "/users/{user_id}/recommendations"),
+        ("post", "/users/{user_id}/rank"),
+        ("get", "/items/{item_id}/similar"),
+        ("get", "/popular"),
+        ("get", "/users/{user_id}/profile"),
+        ("delete", "/users/{user_id}"),
+        ("get", "/segments"),
+        ("get", "/segments/{segment}/users"),
+        ("post", "/events"),
+        ("get", "/health"),
+    }
+    assert expected == {(m, p) for p, ops in paths.items() for m in ops}
+    assert paths["/health"]["get"]["security"] == [{}]
+    assert generate()["components"]["securitySchemes"]["apiKey"]["name"] == "x-api-key"
