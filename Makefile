@@ -9,6 +9,7 @@ export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 .PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench events openapi train promote rollback movielens clean
 
 help:
+	@echo "make demo   - the whole product on MovieLens-100K on the local stack (SERVE=1 keeps it running)"
 	@echo "make test   - lint, type-check, template checks and the whole test suite"
 	@echo "make up     - run the local stack (moto on :5000, API on :3000) until Ctrl-C"
 	@echo "make build  - sam build (needs python3.12 on PATH; see scripts/find_python.sh)"
@@ -77,6 +78,13 @@ AWS_ENV = AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL-http://127.0.0.1:5000} \
 	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID-testing} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY-testing} \
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION-us-east-1}
 BUCKET ?= pulse-local-modelbucket
+
+demo: venv
+	$(PY) -m scripts.demo $(if $(SERVE),--serve) $(if $(SAMPLE),--sample $(SAMPLE))
+
+evaluate: venv
+	$(PY) -m training.movielens >/dev/null
+	$(PY) -m training evaluate --events .cache/datasets/ml-100k/events.jsonl.gz --out reports/evaluation
 
 movielens: venv
 	$(PY) -m training.movielens

@@ -169,8 +169,9 @@ class FunctionError(Exception):
 class FunctionWorker:
     """One execution environment: a child process that keeps the handler warm between invocations."""
 
-    def __init__(self, spec: FunctionSpec) -> None:
+    def __init__(self, spec: FunctionSpec, log_file: Path | None = None) -> None:
         self.spec = spec
+        self.log_file = log_file
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -180,22 +181,28 @@ class FunctionWorker:
         env["PYTHONPATH"] = os.pathsep.join([str(LAYER_DIR), str(self.spec.code_dir), str(ROOT)])
         env["AWS_LAMBDA_FUNCTION_NAME"] = self.spec.name
         env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(self.spec.memory_mb)
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "infrastructure.worker",
-                str(self.spec.module_file),
-                self.spec.handler_name,
-                self.spec.name,
-                str(self.spec.timeout),
-                str(self.spec.memory_mb),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            cwd=str(ROOT),
-        )
+        logs = self.log_file.open("ab") if self.log_file else None  # the child keeps its own handle
+        try:
+            return subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "infrastructure.worker",
+                    str(self.spec.module_file),
+                    self.spec.handler_name,
+                    self.spec.name,
+                    str(self.spec.timeout),
+                    str(self.spec.memory_mb),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=logs,
+                env=env,
+                cwd=str(ROOT),
+            )
+        finally:
+            if logs is not None:
+                logs.close()
 
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._lock:

@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -46,6 +47,7 @@ class LocalStackConfig:
     api_key: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     start_moto: bool = True  # False: use an AWS endpoint that is already running at aws_port
+    function_log: Path | None = None  # functions' logs go here instead of the console
 
     @property
     def endpoint(self) -> str:
@@ -95,7 +97,7 @@ class LocalStack:
         create_all(self.stack, self.client)
         self.specs = function_specs(self.stack, self.local_env())
         for logical_id, spec in self.specs.items():
-            worker = FunctionWorker(spec)
+            worker = FunctionWorker(spec, log_file=self.config.function_log)
             self.workers[logical_id] = worker
             for route in spec.routes:
                 self.api.add(route, worker.invoke)

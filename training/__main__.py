@@ -65,6 +65,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from training.eventlog import read_events
+    from training.report import evaluate
+
+    events, _ = read_events(args.events, s3=s3_client() if args.events.startswith("s3://") else None)
+    evaluate(events, Path(args.out), sample=args.sample)
+    return 0
+
+
 def cmd_promote(args: argparse.Namespace) -> int:
     from training.publish import promote
 
@@ -102,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", help="also write the artefacts and metrics to this folder")
     t.set_defaults(func=cmd_train)
+    e = sub.add_parser("evaluate", help="protocols A and B with baselines; Markdown + PNG + JSON report")
+    e.add_argument("--events", required=True)
+    e.add_argument("--out", default="reports/evaluation")
+    e.add_argument("--sample", type=int, default=None, help="replay only this many events in protocol B")
+    e.set_defaults(func=cmd_evaluate)
     for name, func, helptext in (
         ("promote", cmd_promote, "serve a published version"),
         ("rollback", cmd_rollback, "serve the previously promoted version"),

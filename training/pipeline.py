@@ -458,3 +458,74 @@ def artefact_files(data: Dataset, parts: Parts, ranker: dict[str, Any]) -> dict[
 
 def manifest_for(version: str, result: TrainResult) -> dict[str, Any]:
     return build_manifest(version, result.files, **result.manifest_info)
+
+
+# ---------------------------------------------------------------------------------------------- protocol B
+@dataclass
+class ReplayTally:
+    events: int = 0
+    hits: float = 0.0
+    ndcg: float = 0.0
+
+    def add(self, items: Sequence[str], target: str) -> None:
+        hit, gain, _ = hit_ndcg_mrr(items, target)
+        self.events += 1
+        self.hits += hit
+        self.ndcg += gain
+
+    def figures(self) -> dict[str, float]:
+        n = max(1, self.events)
+        return {"events": self.events, "hr@10": self.hits / n, "ndcg@10": self.ndcg / n}
+
+
+def split_by_time(
+    events: Sequence[BehaviorEvent], train_share: float = 0.8
+) -> tuple[list[BehaviorEvent], list[BehaviorEvent]]:
+    ordered = sorted(events, key=lambda e: e.timestamp)
+    cut = int(len(ordered) * train_share)
+    return ordered[:cut], ordered[cut:]
+
+
+def protocol_b(
+    model: RecModel,
+    history: Sequence[BehaviorEvent],
+    future: Sequence[BehaviorEvent],
+    sample: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Streaming evaluation: replay ``future`` in time order; before each interaction ask for the user's
+    top 10, then apply the event to the profile with the updater's code. Real-time profiles are compared
+    with profiles frozen at the cut-off and with global popularity, for warm and cold users."""
+    scorer = Scorer(model)
+    states: dict[str, ProfileState] = {}
+    by_user: dict[str, list[BehaviorEvent]] = defaultdict(list)
+    for e in history:
+        by_user[e.user_id].append(e)
+    for user, evs in by_user.items():
+        states[user] = _apply(None, user, evs)
+    frozen = {u: load_state(dump_state(s)).profile for u, s in states.items()}
+    warm_users = {u for u, evs in by_user.items() if any(e.event_type in POSITIVE for e in evs)}
+    popular = [model.item_ids[i] for i in np.argsort(-model.pop, kind="stable")[:200]]
+    targets = [i for i, e in enumerate(future) if e.event_type in POSITIVE and e.item_id in model.index]
+    chosen = set(targets if sample is None or sample >= len(targets) else random.Random(seed).sample(targets, sample))
+    tallies = {
+        f"{mode}/{group}": ReplayTally()
+        for mode in ("realtime", "frozen", "popularity")
+        for group in ("all", "warm", "cold")
+    }
+    for position, event in enumerate(future):
+        user = event.user_id
+        if position in chosen:
+            group = "warm" if user in warm_users else "cold"
+            live = states[user].profile if user in states else None
+            seen = set(live.behavior.interacted) if live else set()
+            answers = {
+                "realtime": [r.item_id for r in scorer.recommend(live, k=10)],
+                "frozen": [r.item_id for r in scorer.recommend(frozen.get(user), k=10)],
+                "popularity": [i for i in popular if i not in seen][:10],
+            }
+            for mode, items in answers.items():
+                for g in ("all", group):
+                    tallies[f"{mode}/{g}"].add(items, event.item_id or "")
+        states[user] = _apply(states.get(user), user, [event])
+    return {name: tally.figures() for name, tally in tallies.items()}

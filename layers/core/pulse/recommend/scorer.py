@@ -275,10 +275,12 @@ class Scorer:
         if feature in ("nbr_recent", "nbr_affinity", "transition"):
             idx, w = (m.tr_idx, m.tr_w) if feature == "transition" else (m.nbr_idx, m.nbr_w)
             best, best_w = None, 0.0
-            for source in sig.recent:
+            decay = float(self.params["transition_decay" if feature == "transition" else "recency_decay"])
+            for rank, source in enumerate(sig.recent):
                 hit = np.flatnonzero(idx[source] == item)
-                if hit.size and w[source, hit[0]] > best_w:
-                    best, best_w = source, float(w[source, hit[0]])
+                weight = float(w[source, hit[0]]) * decay**rank if hit.size else 0.0
+                if weight > best_w:  # the source that contributed most, recency included
+                    best, best_w = source, weight
             if best is None:
                 return None
             title = m.metadata[best].get("title") or m.item_ids[best]
