@@ -14,7 +14,7 @@ help:
 	@echo "make up     - run the local stack (moto on :5000, API on :3000) until Ctrl-C"
 	@echo "make build  - sam build (needs python3.12 on PATH; see scripts/find_python.sh)"
 	@echo "make sizes  - unzipped size of each function with its layer"
-	@echo "make bench  - profile updater benchmark"
+	@echo "make bench  - profile updater benchmark; make bench-api - scoring latency, cold start, memory"
 	@echo "make train EVENTS=<log> [BUCKET=<name>] [PROMOTE=1] - train, evaluate, publish (local stack by default)"
 	@echo "make promote VERSION=<v> [FORCE=1] / make rollback - serve a version / the previous one"
 
@@ -72,6 +72,9 @@ sizes: build
 
 bench: venv
 	$(PY) -m scripts.bench_updater
+
+bench-api: venv
+	$(PY) -m scripts.bench_api
 
 # The training job talks to whatever endpoint the standard AWS variables name; default: the local stack.
 AWS_ENV = AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL-http://127.0.0.1:5000} \

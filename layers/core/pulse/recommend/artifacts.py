@@ -45,8 +45,9 @@ def build_manifest(version: str, files: dict[str, bytes], **info: Any) -> dict[s
 
 
 def npz_bytes(**arrays: np.ndarray) -> bytes:
+    """Uncompressed: neighbour weights barely compress, and inflating them dominated cold start (measured)."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
