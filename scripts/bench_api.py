@@ -150,27 +150,14 @@ def cold_start(folder: Path) -> dict[str, float]:
 def handler_latency(files: dict[str, bytes], version: str, requests: int) -> str:
     """The API handler in-process, DynamoDB and S3 on moto (moto's latency is included here)."""
     import boto3
-    from moto import mock_aws
 
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        os.environ.setdefault(key, "testing")
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    from infrastructure.functions import LambdaContext, function_specs, load_handler
-    from infrastructure.resources import create_all
-    from infrastructure.template import Stack, load_template
-    from pulse.adapters import aws
+    from infrastructure.functions import LambdaContext
+    from infrastructure.inprocess import function_on_moto
     from pulse.config import get_settings
 
-    with mock_aws():
-        stack = Stack(load_template(), name="bench")
-        create_all(stack, lambda s: boto3.client(s, region_name="us-east-1"))  # type: ignore[call-overload]
-        spec = function_specs(stack)["ApiFunction"]
-        os.environ.update(spec.environment)
-        get_settings.cache_clear()
-        aws.client.cache_clear()
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    with function_on_moto("ApiFunction") as (spec, handler):
         s3 = boto3.client("s3", region_name="us-east-1")
         bucket = spec.environment["MODEL_BUCKET"]
         for name, data in files.items():
@@ -181,7 +168,6 @@ def handler_latency(files: dict[str, bytes], version: str, requests: int) -> str
             Body=json.dumps(build_manifest(version, files)).encode(),
         )
         s3.put_object(Bucket=bucket, Key="models/current.json", Body=json.dumps({"version": version}).encode())
-        handler = load_handler(spec)
         ctx = LambdaContext.for_spec(spec)
         from pulse.adapters.dynamo import DynamoProfileStore
         from pulse.domain.updater import ProfileState, ProfileUpdate

@@ -106,15 +106,10 @@ def bench_domain(batch: int, users: int, total: int, codec: bool = False) -> flo
 
 
 def bench_handler(batch: int, users: int, batches: int) -> tuple[float, float, float]:
-    import boto3
-    from moto import mock_aws
     from pynamodb.connection.base import Connection
 
-    from infrastructure.functions import LambdaContext, function_specs, load_handler
-    from infrastructure.resources import create_all
-    from infrastructure.template import Stack, load_template
-    from pulse.adapters import aws
-    from pulse.config import get_settings
+    from infrastructure.functions import LambdaContext
+    from infrastructure.inprocess import function_on_moto
 
     calls: Counter[str] = Counter()
     original = Connection.dispatch
@@ -123,14 +118,7 @@ def bench_handler(batch: int, users: int, batches: int) -> tuple[float, float, f
         calls[operation_name] += 1
         return original(self, operation_name, operation_kwargs)
 
-    with mock_aws():
-        stack = Stack(load_template(), name="bench")
-        create_all(stack, lambda s: boto3.client(s, region_name="us-east-1"))  # type: ignore[call-overload]
-        spec = function_specs(stack)["ProfileUpdaterFunction"]
-        os.environ.update(spec.environment)
-        get_settings.cache_clear()
-        aws.client.cache_clear()
-        handler = load_handler(spec)
+    with function_on_moto("ProfileUpdaterFunction") as (spec, handler):
         payloads = make_events(batch * batches, users, seed=7, start=time.time() - 86400)
         Connection.dispatch = counting  # type: ignore[method-assign]
         writes_per_batch, users_per_batch = [], []

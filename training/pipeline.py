@@ -492,6 +492,7 @@ def protocol_b(
     future: Sequence[BehaviorEvent],
     sample: int | None = None,
     seed: int = 0,
+    positions: set[int] | None = None,
 ) -> dict[str, Any]:
     """Streaming evaluation: replay ``future`` in time order; before each interaction ask for the user's
     top 10, then apply the event to the profile with the updater's code. Real-time profiles are compared
@@ -507,7 +508,12 @@ def protocol_b(
     warm_users = {u for u, evs in by_user.items() if any(e.event_type in POSITIVE for e in evs)}
     popular = [model.item_ids[i] for i in np.argsort(-model.pop, kind="stable")[:200]]
     targets = [i for i, e in enumerate(future) if e.event_type in POSITIVE and e.item_id in model.index]
-    chosen = set(targets if sample is None or sample >= len(targets) else random.Random(seed).sample(targets, sample))
+    if positions is not None:  # the caller chose which future events are asked about
+        chosen = positions
+    elif sample is None or sample >= len(targets):
+        chosen = set(targets)
+    else:
+        chosen = set(random.Random(seed).sample(targets, sample))
     tallies = {
         f"{mode}/{group}": ReplayTally()
         for mode in ("realtime", "frozen", "popularity")

@@ -18,7 +18,7 @@ from pulse import __version__
 from pulse.adapters.dynamo import DynamoProfileStore, DynamoSegmentDirectory
 from pulse.adapters.model_store import S3ModelSource
 from pulse.config import get_settings
-from pulse.http.errors import ApiError, install_error_handlers, openapi_info
+from pulse.http.errors import ApiError, install_error_handlers, openapi_info, unsupported_media_type
 from pulse.services import profiles, recommendations
 from pulse.services.recommendations import ModelHolder, ModelUnavailable
 
@@ -163,4 +163,4 @@ def segment_users(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return unsupported_media_type(event) or app.resolve(event, context)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from pulse.adapters.aws import KinesisEventPublisher
 from pulse.config import get_settings
-from pulse.http.errors import install_error_handlers, openapi_info
+from pulse.http.errors import install_error_handlers, openapi_info, unsupported_media_type
 from pulse.services.collect import collect
 
 logger = Logger()
@@ -51,4 +51,4 @@ def post_events(batch: Annotated[EventBatch, Body()]) -> CollectResult:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return unsupported_media_type(event) or app.resolve(event, context)

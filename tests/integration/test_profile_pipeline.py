@@ -310,5 +310,7 @@ def test_post_events_refuses_bad_bodies_with_4xx(aws_stack) -> None:
     for body in ("{nope", "[]", '{"events": []}', json.dumps({"events": [ev(1, "x")] * 501}), '{"events": 3}'):
         status, answer = post(body)
         assert 400 <= status < 500 and answer["error"]["code"] == "invalid_request", (body[:30], status, answer)
+    assert post('{"events": [1]}', "text/plain")[0] == 415
+    assert post('{"events": [1]}', "multipart/form-data")[0] == 415
     status, answer = post(json.dumps({"events": [1, None, "x"]}))
     assert status == 200 and answer["accepted"] == 0 and len(answer["rejected"]) == 3

@@ -14,7 +14,10 @@ from aws_lambda_powertools.event_handler.exceptions import (
     NotFoundError,
     ServiceError,
 )
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 logger = Logger(child=True)
 
@@ -59,6 +62,18 @@ def _describe(errors: Any) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A 415 proxy response for a body that is not JSON, before any parser sees it (every body is JSON)."""
+    if not event.get("body"):
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    media = headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json") or not media:
+        return None
+    body = json.dumps({"error": {"code": "unsupported_media_type", "message": "send the body as application/json"}})
+    return {"statusCode": 415, "headers": {"Content-Type": "application/json"}, "body": body, "isBase64Encoded": False}
+
+
 def install_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response[Any]:
@@ -67,6 +82,14 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[Any]:
         return error_response(400, "invalid_request", _describe(exc.errors()))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _media_type(exc: RequestUnsupportedContentType) -> Response[Any]:
+        return error_response(415, "unsupported_media_type", "send the body as Content-Type: application/json")
+
+    @app.exception_handler([UnicodeDecodeError, json.JSONDecodeError])
+    def _undecodable(exc: Exception) -> Response[Any]:
+        return error_response(400, "invalid_request", "the body is not UTF-8 JSON")
 
     @app.exception_handler(BadRequestError)
     def _bad_request(exc: BadRequestError) -> Response[Any]:

@@ -1,0 +1,39 @@
+"""A function of the template, in this process, against moto's in-process mock (benchmarks, tools)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from infrastructure.functions import FunctionSpec, load_handler
+from infrastructure.template import Stack, load_template
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@contextmanager
+def function_on_moto(logical_id: str, stack_name: str = "bench") -> Iterator[tuple[FunctionSpec, Handler]]:
+    """Create the template's resources in moto, set the function's environment, import its handler."""
+    import boto3
+    from moto import mock_aws
+
+    from infrastructure.functions import function_specs
+    from infrastructure.resources import create_all
+    from pulse.adapters import aws
+    from pulse.config import get_settings
+
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(key, "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    with mock_aws():
+        stack = Stack(load_template(), name=stack_name)
+        create_all(stack, lambda s: boto3.client(s, region_name="us-east-1"))  # type: ignore[call-overload]
+        spec = function_specs(stack)[logical_id]
+        os.environ.update(spec.environment)
+        get_settings.cache_clear()
+        aws.client.cache_clear()
+        yield spec, load_handler(spec)
