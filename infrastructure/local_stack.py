@@ -92,6 +92,10 @@ class LocalStack:
         if self.config.start_moto:
             from moto.server import ThreadedMotoServer
 
+            from infrastructure import moto_speedups
+
+            moto_speedups.install()
+
             self.moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
             self.moto.start()
         create_all(self.stack, self.client)
