@@ -244,7 +244,10 @@ class Demo:
                 f"{'; '.join(item.get('reasons', []))}"
             )
         seen = {x["item_id"] for x in profile["behavior"]["recent_interactions"]}
-        pool = [i for i in np.argsort(-model.pop) if genre in model.categories[i] and model.item_ids[i] not in seen][:8]
+        pool = sorted(  # films of that genre first, not multi-genre films that merely carry the tag
+            (i for i in np.argsort(-model.pop)[:400] if genre in model.categories[i] and model.item_ids[i] not in seen),
+            key=lambda i: (len(model.categories[i]), -float(model.pop[i])),
+        )[:8]
         now = time.time()
         burst = [
             BehaviorEvent.model_validate(
