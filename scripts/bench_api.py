@@ -47,7 +47,20 @@ def synthetic_files(n_items: int, neighbors: int = 50, seed: int = 0) -> dict[st
         "available": [True] * n_items,
         "segments": segments,
     }
-    coef = [0.5, 0.1, 0.3, 0.1, 0.05, 0.1, 0.2, -0.1, 0.5, 0.2]
+    weights = {
+        "nbr_recent": 0.5,
+        "nbr_affinity": 0.1,
+        "transition": 0.3,
+        "log_pop": 0.1,
+        "trending": 0.05,
+        "segment_pop": 0.1,
+        "category_affinity": 0.2,
+        "negative": -0.1,
+        "nbr_recent_rel": 0.5,
+        "transition_rel": 0.2,
+        "nbr_history": 0.2,
+    }
+    coef = [weights.get(f, 0.0) for f in FEATURES]
     ranker = {
         "features": list(FEATURES),
         "coef": coef,

@@ -31,6 +31,7 @@ FEATURES = (
     "negative",
     "nbr_recent_rel",
     "transition_rel",
+    "nbr_history",
 )
 DEFAULT_PARAMS = {"recency_decay": 0.9, "recent_items": 20, "transition_decay": 0.6, "transition_items": 5}
 POPULAR_CANDIDATES = 200
@@ -157,6 +158,9 @@ class Scorer:
             "category_affinity": self._category_affinity(sig),
             "negative": _spread(n, m.nbr_idx, m.nbr_w, [(i, -s / neg_total) for i, s in sig.negative]),
         }
+        # everything the user interacted with, undecayed (classic item-to-item scoring over the history)
+        history = [(i, 1.0 / max(1, len(sig.seen))) for i in sig.seen]
+        vectors["nbr_history"] = _spread(n, m.nbr_idx, m.nbr_w, history)
         # the same signals relative to this user's strongest candidate: scale-free across users
         vectors["nbr_recent_rel"] = vectors["nbr_recent"] / max(1e-9, float(vectors["nbr_recent"].max()))
         vectors["transition_rel"] = vectors["transition"] / max(1e-9, float(vectors["transition"].max()))
