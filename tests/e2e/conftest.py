@@ -1,6 +1,7 @@
 """A local stack (moto server + functions + API) on free ports, shared by the e2e tests of a module."""
 
 import socket
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -22,7 +23,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def local_stack() -> Iterator[LocalStack]:
-    config = LocalStackConfig(aws_port=free_port(), api_port=free_port(), stack_name="pulse-e2e", poll_interval=0.1)
+    # moto's backends live in the process: each stack gets its own resource names
+    config = LocalStackConfig(
+        aws_port=free_port(), api_port=free_port(), stack_name=f"pulse-e2e-{uuid.uuid4().hex[:6]}", poll_interval=0.1
+    )
     stack = LocalStack(config).start()
     try:
         yield stack
