@@ -88,6 +88,7 @@ def get_recommendations(
     body = recommendations.recommend(holder, store, user_id, k, category, _ids(exclude, "exclude"), explain)
     if body.pop("cold_start"):
         metrics.add_metric(name="ColdStartUsers", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="CandidatesScored", unit=MetricUnit.Count, value=body.pop("candidates"))
     _timed("RecommendationLatency", started)
     return body
 

@@ -137,6 +137,7 @@ class Scorer:
         self.cats_per_item = np.maximum(1, np.asarray([len(c) for c in model.categories], dtype=np.float32))
         self.primary = [c[0] if c else "" for c in model.categories]
         self.zero = np.zeros(n, dtype=np.float32)
+        self.last_candidates = 0
 
     # ------------------------------------------------------------------ features
     def feature_matrix(self, sig: Signals) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -217,6 +218,7 @@ class Scorer:
         m = self.model
         sig = signals_from_profile(m, profile, int(self.params["recent_items"]))
         cand, scores, z = self.score(sig)
+        self.last_candidates = int(cand.size)  # for the CandidatesScored metric
         keep = m.available[cand].copy()
         if sig.seen:
             keep &= ~np.isin(cand, np.fromiter(sig.seen, dtype=np.int64))

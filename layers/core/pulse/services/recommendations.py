@@ -120,7 +120,9 @@ def recommend(
     profile = _profile(store, user_id)
     recs = scorer.recommend(profile, k=k, exclude=exclude, category=category, explain=explain)
     cold = profile is None or signals_from_profile(scorer.model, profile).is_cold
-    return _envelope(user_id, scorer, [_item(r, explain) for r in recs], cold_start=cold)
+    return _envelope(
+        user_id, scorer, [_item(r, explain) for r in recs], cold_start=cold, candidates=scorer.last_candidates
+    )
 
 
 def rank(
