@@ -255,7 +255,7 @@ def fit_ranker(
     params: Params,
     shots: dict[str, dict[str, UserProfile]],
     seed: int = 0,
-    negatives_per_user: int = 100,
+    negatives_per_user: int = 300,
 ) -> dict[str, Any]:
     """Logistic regression on held-out next items (stage 1): which candidate features predict them."""
     rng = random.Random(seed)
