@@ -89,6 +89,11 @@ evaluate: venv
 	$(PY) -m training.movielens >/dev/null
 	$(PY) -m training evaluate --events .cache/datasets/ml-100k/events.jsonl.gz --out reports/evaluation
 
+# a synthetic e-commerce log for scale and load tests: make synthetic EVENTS_N=1000000 USERS=100000 ITEMS=10000
+synthetic: venv
+	$(PY) -m training.synthetic --out .cache/synthetic/events.jsonl.gz --events $(or $(EVENTS_N),200000) \
+		--users $(or $(USERS),10000) --items $(or $(ITEMS),5000)
+
 movielens: venv
 	$(PY) -m training.movielens
 
