@@ -18,7 +18,7 @@ from pulse import __version__
 from pulse.adapters.dynamo import DynamoProfileStore, DynamoSegmentDirectory
 from pulse.adapters.model_store import S3ModelSource
 from pulse.config import get_settings
-from pulse.http.errors import ApiError, install_error_handlers, openapi_info, unsupported_media_type
+from pulse.http.errors import ApiError, error_response, install_error_handlers, openapi_info, unsupported_media_type
 from pulse.services import profiles, recommendations
 from pulse.services.recommendations import ModelHolder, ModelUnavailable
 
@@ -51,8 +51,6 @@ Explain = Annotated[bool, Query(description="Attach reasons to each item")]
 
 @app.exception_handler(ModelUnavailable)
 def _no_model(exc: ModelUnavailable) -> Response[str]:
-    from pulse.http.errors import error_response
-
     return error_response(503, "model_unavailable", str(exc))
 
 

@@ -137,7 +137,6 @@ class Scorer:
         self.cats_per_item = np.maximum(1, np.asarray([len(c) for c in model.categories], dtype=np.float32))
         self.primary = [c[0] if c else "" for c in model.categories]
         self.zero = np.zeros(n, dtype=np.float32)
-        self.last_candidates = 0
 
     # ------------------------------------------------------------------ features
     def feature_matrix(self, sig: Signals) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -197,13 +196,22 @@ class Scorer:
         """Candidate indexes, their ranker scores, and their standardised features."""
         matrix, vectors = self.feature_matrix(sig)
         cand = self.candidates(sig, vectors)
+        return (cand, *self._score_at(sig, matrix, vectors, cand))
+
+    def score_items(self, sig: Signals, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ranker scores and standardised features of the given item indexes (candidates or not)."""
+        matrix, vectors = self.feature_matrix(sig)
+        return self._score_at(sig, matrix, vectors, items)
+
+    def _score_at(
+        self, sig: Signals, matrix: np.ndarray, vectors: dict[str, np.ndarray], items: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         if sig.is_cold:
             # measured at training time: segment popularity or global popularity for users with no history
             base = vectors["segment_pop"] if self.cold_start == "segment" and sig.segments else self.model.pop
-            scores = base[cand].astype(np.float64) + 1e-6 * self.model.pop[cand]
-            return cand, scores, np.zeros((0, cand.size))
-        z = (matrix[:, cand].astype(np.float64) - self.mean[:, None]) / self.std[:, None]
-        return cand, self.coef @ z + self.intercept, z
+            return base[items].astype(np.float64) + 1e-6 * self.model.pop[items], np.zeros((0, items.size))
+        z = (matrix[:, items].astype(np.float64) - self.mean[:, None]) / self.std[:, None]
+        return self.coef @ z + self.intercept, z
 
     # ------------------------------------------------------------------ the page
     def recommend(
@@ -215,10 +223,24 @@ class Scorer:
         explain: bool = False,
         diversity: bool = True,
     ) -> list[Recommendation]:
+        sig = self.signals(profile)
+        return self.page(sig, k, exclude, category, explain, diversity)[0]
+
+    def signals(self, profile: UserProfile | None) -> Signals:
+        return signals_from_profile(self.model, profile, int(self.params["recent_items"]))
+
+    def page(
+        self,
+        sig: Signals,
+        k: int = 10,
+        exclude: Iterable[str] = (),
+        category: str | None = None,
+        explain: bool = False,
+        diversity: bool = True,
+    ) -> tuple[list[Recommendation], int]:
+        """The page of ``k`` items for these signals, and how many candidates were scored."""
         m = self.model
-        sig = signals_from_profile(m, profile, int(self.params["recent_items"]))
         cand, scores, z = self.score(sig)
-        self.last_candidates = int(cand.size)  # for the CandidatesScored metric
         keep = m.available[cand].copy()
         if sig.seen:
             keep &= ~np.isin(cand, np.fromiter(sig.seen, dtype=np.int64))
@@ -238,7 +260,7 @@ class Scorer:
             if explain:
                 rec.reasons = self.reasons(i, sig, z[:, pos] if z.size else None)
             out.append(rec)
-        return out
+        return out, int(cand.size)
 
     def _diversify(self, cand: np.ndarray, order: np.ndarray, k: int) -> list[int]:
         cap = max(1, math.ceil(k * self.diversity_cap))

@@ -19,7 +19,7 @@ import numpy as np
 from pulse.adapters.ports import ProfileStore
 from pulse.domain.profile import UserProfile
 from pulse.recommend.artifacts import ArtifactError, RecModel, load_model
-from pulse.recommend.scorer import Recommendation, Scorer, signals_from_profile
+from pulse.recommend.scorer import Recommendation, Scorer
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +117,9 @@ def recommend(
     explain: bool,
 ) -> dict[str, Any]:
     scorer = holder.current()
-    profile = _profile(store, user_id)
-    recs = scorer.recommend(profile, k=k, exclude=exclude, category=category, explain=explain)
-    cold = profile is None or signals_from_profile(scorer.model, profile).is_cold
-    return _envelope(
-        user_id, scorer, [_item(r, explain) for r in recs], cold_start=cold, candidates=scorer.last_candidates
-    )
+    sig = scorer.signals(_profile(store, user_id))
+    recs, candidates = scorer.page(sig, k=k, exclude=exclude, category=category, explain=explain)
+    return _envelope(user_id, scorer, [_item(r, explain) for r in recs], cold_start=sig.is_cold, candidates=candidates)
 
 
 def rank(
@@ -131,36 +128,22 @@ def rank(
     """The given items in personalised order; ids the model does not know are kept, ranked last."""
     scorer = holder.current()
     model = scorer.model
-    sig = signals_from_profile(model, _profile(store, user_id), int(scorer.params["recent_items"]))
-    cand, scores, z = scorer.score(sig)
-    by_index = {int(i): p for p, i in enumerate(cand)}
-    known: list[tuple[str, int | None]] = []
-    unknown: list[tuple[str, int | None]] = []
-    for item in dict.fromkeys(item_ids):  # de-duplicated, order kept
-        index = model.index.get(item)
-        (known if index is not None else unknown).append((item, index))
-    matrix = None
-    if not sig.is_cold:
-        matrix, _ = scorer.feature_matrix(sig)
+    sig = scorer.signals(_profile(store, user_id))
+    requested = list(dict.fromkeys(item_ids))  # de-duplicated, order kept
+    known = [(item, model.index[item]) for item in requested if item in model.index]
+    unknown = [item for item in requested if item not in model.index]
+    scores, z = scorer.score_items(sig, np.asarray([i for _, i in known], dtype=np.int64))
     rows = []
-    for item, index in known:
-        assert index is not None
-        if index in by_index:
-            score, zcol = float(scores[by_index[index]]), z[:, by_index[index]] if z.size else None
-        elif matrix is not None:
-            zcol = (matrix[:, index] - scorer.mean) / scorer.std
-            score = float(scorer.coef @ zcol + scorer.intercept)
-        else:
-            score, zcol = float(model.pop[index]), None
-        rec = Recommendation(item, round(score, 6), metadata=dict(model.metadata[index]))
+    for pos, (item, index) in enumerate(known):
+        rec = Recommendation(item, round(float(scores[pos]), 6), metadata=dict(model.metadata[index]))
         if explain:
-            rec.reasons = scorer.reasons(index, sig, zcol)
+            rec.reasons = scorer.reasons(index, sig, z[:, pos] if z.size else None)
         rows.append(rec)
     rows.sort(key=lambda r: -r.score)
     items = [_item(r, explain) for r in rows]
     items += [
         {"item_id": item, "score": None} | ({"reasons": ["unknown to the model"]} if explain else {})
-        for item, _ in unknown
+        for item in unknown
     ]
     return _envelope(user_id, scorer, items)
 
