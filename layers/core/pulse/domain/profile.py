@@ -250,7 +250,7 @@ def _track_session(profile: UserProfile, event: BehaviorEvent) -> None:
             intent.session_started_at = min(intent.session_started_at, event.timestamp)
 
 
-def apply_event(profile: UserProfile, event: BehaviorEvent, item_categories: list[str] | None = None) -> None:
+def apply_event(profile: UserProfile, event: BehaviorEvent) -> None:
     """Fold one event into the profile in place (the caller has already de-duplicated it)."""
     b, p, intent = profile.behavior, profile.preferences, profile.intent
     t, kind = event.timestamp, event.event_type
@@ -295,7 +295,7 @@ def apply_event(profile: UserProfile, event: BehaviorEvent, item_categories: lis
         intent.last_purchase_at = max(t, intent.last_purchase_at or t)
 
     weight = signal_weight(event)
-    categories = event.item.categories if event.item else (item_categories or [])
+    categories = event.item.categories if event.item else []
     p.items.add(item_id, weight, t, hl, MAX_ITEM_AFFINITIES)
     for cat in categories:
         p.categories.add(cat, weight / max(1, len(categories)) ** 0.5, t, hl, MAX_AFFINITIES)

@@ -34,24 +34,12 @@ class Condition(BaseModel):
     op: Op
     value: float | int | bool | str
 
-    def holds(self, features: dict[str, Any]) -> bool:
-        actual = features.get(self.feature)
-        if actual is None:
-            return False
-        try:
-            return bool(OPS[self.op](actual, self.value))
-        except TypeError:
-            return False
-
 
 class SegmentDefinition(BaseModel):
     name: str
     description: str
     rule: list[Condition]
     marketing: bool = True
-
-    def matches(self, features: dict[str, Any]) -> bool:
-        return all(c.holds(features) for c in self.rule)
 
 
 class SegmentFamily(BaseModel):

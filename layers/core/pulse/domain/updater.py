@@ -43,13 +43,12 @@ class ProfileState:
     applied: dict[str, str] = field(default_factory=dict)  # shard id -> sequence number (decimal string)
     recent_event_ids: list[str] = field(default_factory=list)
 
-    def already_applied(self, item: PositionedEvent) -> bool:
-        pos = item.position
-        if pos is not None:
-            mark = self.applied.get(pos.shard_id)
-            if mark is not None and pos.sequence_number <= int(mark):
-                return True
-        return item.event.event_id in self.recent_event_ids
+    def redelivered(self, position: StreamPosition | None) -> bool:
+        """At or below this shard's high-water mark: the record was applied before."""
+        if position is None:
+            return False
+        mark = self.applied.get(position.shard_id)
+        return mark is not None and position.sequence_number <= int(mark)
 
 
 # Plain dataclasses keep the hot path fast; pydantic validates and serialises them at the edges.
@@ -101,7 +100,7 @@ def apply_user_events(
     for item in events:
         if item.event.user_id != user_id:
             raise ValueError(f"event {item.event.event_id} belongs to {item.event.user_id}, not {user_id}")
-        if state.already_applied(item) or item.event.event_id in seen_ids:
+        if state.redelivered(item.position) or item.event.event_id in seen_ids:
             update.skipped += 1
         else:
             apply_event(profile, item.event)

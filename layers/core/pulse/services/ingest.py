@@ -70,23 +70,22 @@ def process_batch(
     outcome = BatchOutcome()
     by_user: dict[str, list[PositionedEvent]] = defaultdict(list)
     letters: list[DeadLetter] = []
-    letter_records: dict[int, StreamRecord] = {}
 
     for record in records:
         try:
             event = parse_event(record.data, now=now)
         except InvalidEvent as exc:
-            letter = DeadLetter(
-                reason=exc.reason,
-                payload=record.data,
-                shard_id=record.shard_id,
-                sequence_number=record.sequence_number,
-                event_source_arn=record.event_source_arn,
-                arrival=record.arrival,
-                partition_key=record.partition_key,
+            letters.append(
+                DeadLetter(
+                    reason=exc.reason,
+                    payload=record.data,
+                    shard_id=record.shard_id,
+                    sequence_number=record.sequence_number,
+                    event_source_arn=record.event_source_arn,
+                    arrival=record.arrival,
+                    partition_key=record.partition_key,
+                )
             )
-            letters.append(letter)
-            letter_records[id(letter)] = record
             continue
         by_user[event.user_id].append(PositionedEvent(event, record.position))
 
@@ -101,7 +100,7 @@ def process_batch(
         unsent = dead_letters.send(letters)
         outcome.dead_lettered = len(letters) - len(unsent)
         for letter in unsent:
-            fail_from(letter_records[id(letter)].position)
+            fail_from(StreamPosition(letter.shard_id, int(letter.sequence_number)))
 
     # Users in order of their first record, so a shard that already failed can skip later users:
     # they would be re-delivered anyway.
