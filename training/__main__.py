@@ -38,14 +38,14 @@ def read_catalog(path: str | None) -> dict[str, dict[str, Any]] | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from training.eventlog import read_events
+    from training.eventlog import read_table
     from training.pipeline import manifest_for, train
     from training.publish import new_version, promote, publish
 
     s3 = s3_client()
-    events, errors = read_events(args.events, s3=s3 if args.events.startswith("s3://") else None)
-    print(f"read {len(events)} events from {args.events} ({len(errors)} invalid lines skipped)")
-    result = train(events, catalog=read_catalog(args.catalog), eval_users=args.eval_users, seed=args.seed)
+    table, errors = read_table(args.events, s3=s3 if args.events.startswith("s3://") else None)
+    print(f"read {table.n_events} events from {args.events} ({len(errors)} invalid lines skipped)")
+    result = train(table, catalog=read_catalog(args.catalog), eval_users=args.eval_users, seed=args.seed)
     version = new_version(result.files)
     manifest = manifest_for(version, result)
     if args.out:

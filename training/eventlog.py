@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from pulse.domain.events import BehaviorEvent, InvalidEvent, parse_event
+from training.table import EventTable, TableBuilder
 
 
 def _open(source: str, s3: Any = None) -> io.BufferedReader | Any:
@@ -47,3 +49,41 @@ def read_events(source: str, s3: Any = None, now: float = 4e9) -> tuple[list[Beh
 def iter_lines(source: str, s3: Any = None) -> Iterator[bytes]:
     with _open(source, s3) as fh:
         yield from (line for line in fh if line.strip())
+
+
+@dataclass
+class FileSource:
+    """Events fetched again by line number from the log they were read from (a second pass)."""
+
+    source: str
+    s3: Any = None
+    now: float = 4e9
+
+    def fetch(self, refs: Iterable[int]) -> dict[int, BehaviorEvent]:
+        wanted = set(refs)
+        out: dict[int, BehaviorEvent] = {}
+        if not wanted:
+            return out
+        last = max(wanted)
+        with _open(self.source, self.s3) as fh:
+            for number, line in enumerate(fh, start=1):
+                if number in wanted:
+                    out[number] = parse_event(line.rstrip(b"\r\n"), now=self.now)
+                if number >= last:
+                    break
+        return out
+
+
+def read_table(source: str, s3: Any = None, now: float = 4e9) -> tuple[EventTable, list[tuple[int, str]]]:
+    """Like :func:`read_events`, but columnar (about 25 bytes per event): for logs of millions of events."""
+    builder = TableBuilder()
+    errors: list[tuple[int, str]] = []
+    with _open(source, s3) as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                builder.add(parse_event(line.rstrip(b"\r\n"), now=now), number)
+            except InvalidEvent as exc:
+                errors.append((number, exc.reason))
+    return builder.build(FileSource(source, s3, now)), errors

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
@@ -11,10 +9,9 @@ from sklearn.preprocessing import normalize
 EASE_MAX_ITEMS = 20_000  # dense inverse beyond this is too large; item-kNN is used instead
 
 
-def interaction_matrix(seqs: Sequence[Sequence[int]], n_items: int) -> sp.csr_matrix:
-    rows = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
-    cols = np.fromiter((i for s in seqs for i in s), dtype=np.int64, count=int(rows.size))
-    x = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, cols)), shape=(len(seqs), n_items))
+def interaction_matrix(rows: np.ndarray, cols: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
+    """Binary user x item matrix from (user, item) pairs; repeated pairs count once."""
+    x = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, cols)), shape=(n_users, n_items))
     x.data[:] = 1.0  # duplicates collapse to one interaction
     return x
 
@@ -70,21 +67,24 @@ def cosine_neighbors(x: sp.csr_matrix, n: int, shrink: float = 10.0) -> tuple[np
     return top_n(sim, n)
 
 
-def transitions(seqs: Sequence[Sequence[int]], n_items: int, n: int, window: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """What follows an item: j after i within ``window`` steps, weighted 1/step, rows normalised."""
+def transitions(
+    user: np.ndarray, item: np.ndarray, keep: np.ndarray, n_items: int, n: int, window: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
+    """What follows an item: j after i within ``window`` steps of the same user's sequence, weighted
+    1/step, rows normalised. ``user``/``item`` are interactions grouped by user in time order; ``keep``
+    marks those that may be learnt from (a prefix of each user's sequence)."""
     heads, tails, weights = [], [], []
-    for seq in seqs:
-        arr = np.asarray(seq, dtype=np.int64)
-        for step in range(1, window + 1):
-            if arr.size > step:
-                heads.append(arr[:-step])
-                tails.append(arr[step:])
-                weights.append(np.full(arr.size - step, 1.0 / step, dtype=np.float32))
-    if not heads:
+    for step in range(1, window + 1):
+        if item.size > step:
+            ok = (user[:-step] == user[step:]) & keep[step:] & keep[:-step]
+            heads.append(item[:-step][ok])
+            tails.append(item[step:][ok])
+            weights.append(np.full(int(ok.sum()), 1.0 / step, dtype=np.float32))
+    if not heads or not sum(h.size for h in heads):
         return np.full((n_items, n), -1, dtype=np.int32), np.zeros((n_items, n), dtype=np.float32)
     h, t, w = np.concatenate(heads), np.concatenate(tails), np.concatenate(weights)
-    keep = h != t
-    mat = sp.csr_matrix((w[keep], (h[keep], t[keep])), shape=(n_items, n_items))
+    ok = h != t
+    mat = sp.csr_matrix((w[ok], (h[ok], t[ok])), shape=(n_items, n_items))
     mat.sum_duplicates()
     totals = np.asarray(mat.sum(axis=1)).ravel()
     mat = sp.diags(1.0 / np.maximum(totals, 1e-9)) @ mat

@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,8 @@ from pulse.domain.updater import PositionedEvent, ProfileState, apply_user_event
 from pulse.recommend.artifacts import RecModel, build_manifest, npz_bytes
 from pulse.recommend.scorer import FEATURES, Scorer, signals_from_profile
 from training import models
+from training.table import POSITIVE, EventTable, table_from_events
 
-POSITIVE = {"view", "click", "add_to_cart", "purchase", "rate", "like"}
 HALF_LIFE_DAYS = 14.0
 
 
@@ -55,30 +56,67 @@ class Params:
 
 @dataclass
 class Dataset:
+    """The items, and every user's interactions as columns grouped by user, in time order."""
+
     item_ids: list[str]
     index: dict[str, int]
     metadata: list[dict[str, Any]]
     categories: list[list[str]]
-    by_user: dict[str, list[BehaviorEvent]]
-    inter: dict[str, list[int]]  # positions of interaction events in by_user[user]
+    user_ids: list[str]  # the table's user codes
+    user_index: dict[str, int]
+    row_user: np.ndarray  # int32 user code of each interaction
+    items: np.ndarray  # int32 item index of each interaction
+    times: np.ndarray  # float64
+    ptr: np.ndarray  # int64: user c's interactions are [ptr[c], ptr[c + 1])
     demographic: dict[str, list[str]]  # user -> demographic segments (age bands)
     segment_names: list[str]
     start: float
     end: float
     n_events: int
+    table: EventTable
+
+    def counts(self) -> np.ndarray:
+        return np.diff(self.ptr)
 
     def seq(self, user: str, drop_last: int = 0) -> list[int]:
-        positions = self.inter[user][: len(self.inter[user]) - drop_last]
-        return [self.index[self.by_user[user][p].item_id or ""] for p in positions]
+        c = self.user_index[user]
+        first, last = int(self.ptr[c]), int(self.ptr[c + 1]) - drop_last
+        return [int(i) for i in self.items[first : max(first, last)]]
+
+    def kept(self, drop_last: int) -> np.ndarray:
+        """Which interactions remain when each user's last ``drop_last`` are held out."""
+        position = np.arange(self.items.size) - self.ptr[self.row_user]
+        return position < self.counts()[self.row_user] - drop_last
+
+    @cached_property
+    def membership(self) -> np.ndarray:
+        """(segment, user code) -> is the user in that demographic segment?"""
+        out = np.zeros((len(self.segment_names), len(self.user_ids)), dtype=bool)
+        rows = {name: r for r, name in enumerate(self.segment_names)}
+        for user, segs in self.demographic.items():
+            for seg in segs:
+                out[rows[seg], self.user_index[user]] = True
+        return out
 
 
-def build_dataset(events: Sequence[BehaviorEvent], catalog: dict[str, dict[str, Any]] | None = None) -> Dataset:
-    meta: dict[str, dict[str, Any]] = {}
-    for e in events:
-        if e.item_id is not None and e.item is not None:
-            meta[e.item_id] = e.item.model_dump(exclude_none=True)
-        elif e.item_id is not None:
-            meta.setdefault(e.item_id, {})
+def _demographics(traits: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Age-band segments from users' traits, through the profile's own segment rules."""
+    out: dict[str, list[str]] = {}
+    memo: dict[str, list[str]] = {}
+    for user, values in traits.items():
+        if not values:
+            continue
+        key = json.dumps(values, sort_keys=True, default=str)
+        if key not in memo:
+            probe = UserProfile.new(user, 0.0, HALF_LIFE_DAYS)
+            probe.traits = dict(values)
+            memo[key] = [s for s in evaluate_segments(probe) if s.startswith("age_")]
+        out[user] = memo[key]
+    return out
+
+
+def build_dataset(table: EventTable, catalog: dict[str, dict[str, Any]] | None = None) -> Dataset:
+    meta = dict(table.item_meta)
     for item, info in (catalog or {}).items():
         meta[item] = {**meta.get(item, {}), **info}
     item_ids = sorted(meta)
@@ -87,37 +125,32 @@ def build_dataset(events: Sequence[BehaviorEvent], catalog: dict[str, dict[str, 
     for item in item_ids:
         cat = meta[item].get("category")
         categories.append([cat] if isinstance(cat, str) else list(cat or []))
-    by_user: dict[str, list[BehaviorEvent]] = defaultdict(list)
-    for e in events:
-        by_user[e.user_id].append(e)
-    inter = {
-        u: [p for p, e in enumerate(evs) if e.event_type in POSITIVE and e.item_id in index]
-        for u, evs in by_user.items()
-    }
-    demographic: dict[str, list[str]] = {}
-    for user, evs in by_user.items():
-        traits: dict[str, Any] = {}
-        for e in evs:
-            if e.traits is not None:
-                traits.update(e.traits.as_dict())
-        if traits:
-            probe = UserProfile.new(user, 0.0, HALF_LIFE_DAYS)
-            probe.traits = traits
-            demographic[user] = [s for s in evaluate_segments(probe) if s.startswith("age_")]
+    remap = np.asarray([index[i] for i in table.item_ids] or [0], dtype=np.int32)
+    rows = np.flatnonzero(table.positive)
+    rows = rows[np.lexsort((table.ref[rows], table.time[rows], table.user[rows]))]
+    n_users = len(table.user_ids)
+    row_user = table.user[rows]
+    ptr = np.zeros(n_users + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(np.bincount(row_user, minlength=n_users))
+    demographic = _demographics(table.traits)
     names = sorted({s for segs in demographic.values() for s in segs})
-    times = [e.timestamp for e in events] or [0.0]
     return Dataset(
         item_ids,
         index,
         [meta[i] for i in item_ids],
         categories,
-        dict(by_user),
-        inter,
+        list(table.user_ids),
+        {u: c for c, u in enumerate(table.user_ids)},
+        row_user,
+        remap[table.item[rows]],
+        table.time[rows],
+        ptr,
         demographic,
         names,
-        min(times),
-        max(times),
-        len(events),
+        float(table.time.min()) if table.n_events else 0.0,
+        float(table.time.max()) if table.n_events else 0.0,
+        table.n_events,
+        table,
     )
 
 
@@ -135,10 +168,11 @@ def _apply(state: ProfileState | None, user: str, events: Sequence[BehaviorEvent
 
 def snapshots(data: Dataset, users: Sequence[str]) -> dict[str, dict[str, UserProfile]]:
     """Per user, the profile just before the held-out items: ``rank`` (before the last training item),
-    ``val`` (before the validation item) and ``test`` (before the test item)."""
+    ``val`` (before the validation item) and ``test`` (before the test item). The users' events are
+    fetched from the log and replayed through the profile updater's code."""
     out: dict[str, dict[str, UserProfile]] = {}
-    for user in users:
-        evs, pos = data.by_user[user], data.inter[user]
+    for user, evs in data.table.events_of(users).items():
+        pos = [p for p, e in enumerate(evs) if e.event_type in POSITIVE and e.item_id is not None]
         if len(pos) < 4:
             continue
         cuts = {"rank": pos[-3], "val": pos[-2], "test": pos[-1]}
@@ -152,7 +186,7 @@ def snapshots(data: Dataset, users: Sequence[str]) -> dict[str, dict[str, UserPr
             assert state is not None
             shots[name] = load_state(dump_state(state)).profile  # a frozen copy
         out[user] = shots
-    return out
+    return dict(sorted(out.items()))
 
 
 # ---------------------------------------------------------------------------------------------- model parts
@@ -169,33 +203,22 @@ class Parts:
 
 
 def fit_parts(data: Dataset, params: Params, drop_last: int) -> Parts:
-    users = sorted(data.inter)
-    seqs = [data.seq(u, drop_last) for u in users]
+    keep = data.kept(drop_last)
+    rows, items, times = data.row_user[keep], data.items[keep], data.times[keep]
     n = len(data.item_ids)
-    x = models.interaction_matrix(seqs, n)
+    x = models.interaction_matrix(rows, items, len(data.user_ids), n)
     if params.method == "ease" and n <= models.EASE_MAX_ITEMS:
         nbr_idx, nbr_w = models.ease_neighbors(x, params.ease_lambda, params.neighbors)
     else:
         nbr_idx, nbr_w = models.cosine_neighbors(x, params.neighbors)
-    tr_idx, tr_w = models.transitions(seqs, n, params.neighbors, params.transition_window)
-    items: list[int] = []
-    times: list[float] = []
-    seg_rows = {name: np.zeros(n, dtype=np.float32) for name in data.segment_names}
-    for user, seq in zip(users, seqs, strict=True):
-        evs, pos = data.by_user[user], data.inter[user][: len(seq)]
-        items.extend(seq)
-        times.extend(evs[p].timestamp for p in pos)
-        for seg in data.demographic.get(user, []):
-            np.add.at(seg_rows[seg], np.asarray(seq, dtype=np.int64), 1.0)
-    item_arr = np.asarray(items, dtype=np.int64)
-    time_arr = np.asarray(times, dtype=np.float64)
-    horizon = float(time_arr.max()) if time_arr.size else data.end
-    pop, trending = models.popularity(item_arr, time_arr, n, horizon, params.trending_half_life_days * 86400)
-    segment_pop = (
-        np.vstack([seg_rows[s] / max(1.0, float(seg_rows[s].max())) for s in data.segment_names])
-        if data.segment_names
-        else np.zeros((0, n), dtype=np.float32)
-    )
+    tr_idx, tr_w = models.transitions(data.row_user, data.items, keep, n, params.neighbors, params.transition_window)
+    horizon = float(times.max()) if times.size else data.end
+    pop, trending = models.popularity(items, times, n, horizon, params.trending_half_life_days * 86400)
+    seg_rows = []
+    for member in data.membership:
+        counts = np.bincount(items[member[rows]], minlength=n).astype(np.float32)
+        seg_rows.append(counts / max(1.0, float(counts.max())))
+    segment_pop = np.vstack(seg_rows) if seg_rows else np.zeros((0, n), dtype=np.float32)
     return Parts(nbr_idx, nbr_w, tr_idx, tr_w, pop, trending, segment_pop.astype(np.float32))
 
 
@@ -318,15 +341,24 @@ def evaluate_a(
 def cold_start_choice(data: Dataset, parts: Parts, params: Params) -> dict[str, float]:
     """First event of each user: does their demographic segment's popularity beat global popularity?"""
     hits = {"segment": 0.0, "global": 0.0}
-    users = [u for u in data.inter if len(data.inter[u]) >= 4 and data.demographic.get(u)]
-    for user in users:
-        first = data.item_ids[data.seq(user)[0]]
-        rows = [data.segment_names.index(s) for s in data.demographic[user]]
-        seg_scores = parts.segment_pop[rows].mean(axis=0)
-        for name, scores in (("segment", seg_scores), ("global", parts.pop)):
-            top = np.argsort(-scores, kind="stable")[:10]
-            hits[name] += float(first in {data.item_ids[i] for i in top})
-    return {name: value / max(1, len(users)) for name, value in hits.items()}
+    counts = data.counts()
+    global_top = set(np.argsort(-parts.pop, kind="stable")[:10].tolist())
+    segment_top: dict[tuple[str, ...], set[int]] = {}
+    users = 0
+    for user, segs in data.demographic.items():
+        code = data.user_index[user]
+        if not segs or counts[code] < 4:
+            continue
+        key = tuple(segs)
+        if key not in segment_top:
+            rows = [data.segment_names.index(s) for s in segs]
+            scores = parts.segment_pop[rows].mean(axis=0)
+            segment_top[key] = set(np.argsort(-scores, kind="stable")[:10].tolist())
+        first = int(data.items[data.ptr[code]])
+        hits["segment"] += float(first in segment_top[key])
+        hits["global"] += float(first in global_top)
+        users += 1
+    return {name: value / max(1, users) for name, value in hits.items()}
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -340,7 +372,7 @@ class TrainResult:
 
 
 def train(
-    events: Sequence[BehaviorEvent],
+    events: Sequence[BehaviorEvent] | EventTable,
     catalog: dict[str, dict[str, Any]] | None = None,
     grid: Sequence[Params] | None = None,
     eval_users: int | None = None,
@@ -354,9 +386,9 @@ def train(
         log.append(text)
         say(text)
 
-    data = build_dataset(events, catalog)
-    note(f"data: {data.n_events} events, {len(data.by_user)} users, {len(data.item_ids)} items")
-    users = sorted(u for u in data.inter if len(data.inter[u]) >= 4)
+    data = build_dataset(events if isinstance(events, EventTable) else table_from_events(events), catalog)
+    note(f"data: {data.n_events} events, {len(data.user_ids)} users, {len(data.item_ids)} items")
+    users = sorted(data.user_ids[c] for c in np.flatnonzero(data.counts() >= 4))
     if eval_users is not None and len(users) > eval_users:
         users = sorted(random.Random(seed).sample(users, eval_users))
     shots = snapshots(data, users)
@@ -417,7 +449,7 @@ def train(
     info = {
         "trained_on": {
             "events": data.n_events,
-            "users": len(data.by_user),
+            "users": len(data.user_ids),
             "items": len(data.item_ids),
             "from": data.start,
             "to": data.end,
