@@ -86,8 +86,7 @@ demo: venv
 	$(PY) -m scripts.demo $(if $(SERVE),--serve) $(if $(SAMPLE),--sample $(SAMPLE))
 
 evaluate: venv
-	$(PY) -m training.movielens >/dev/null
-	$(PY) -m training evaluate --events .cache/datasets/ml-100k/events.jsonl.gz --out reports/evaluation
+	$(PY) -m training evaluate --events $$($(PY) -m training.movielens) --out reports/evaluation
 
 # a synthetic e-commerce log for scale and load tests: make synthetic EVENTS_N=1000000 USERS=100000 ITEMS=10000
 synthetic: venv

@@ -104,3 +104,74 @@ def popularity(
     decay = np.exp2(-(horizon - times) / half_life).astype(np.float32)
     trend = np.bincount(item_seq, weights=decay, minlength=n_items).astype(np.float32)
     return glob, trend / max(1e-9, float(trend.max()))
+
+
+def sequential_regression(
+    user: np.ndarray,
+    item: np.ndarray,
+    keep: np.ndarray,
+    n_items: int,
+    n: int,
+    lam: float,
+    items: int,
+    decay: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Session-aware linear item-to-item transitions (SLIT, Choi et al., SIGIR 2021), in closed form.
+
+    Each interaction (after a user's first) is a target; its input is the user's previous ``items``
+    interactions weighted ``decay ** steps back``, exactly the vector the scorer's ``transition``
+    feature builds from a profile. ``W = (XᵀX + λI)⁻¹ XᵀY`` is the ridge regression from that recent
+    history to the next item; top-N per item, self excluded. Dense in items (like EASE).
+    """
+    size = item.size
+    targets = np.arange(1, size)
+    targets = targets[(user[targets] == user[targets - 1]) & keep[targets]]
+    rows, cols, vals = [], [], []
+    for back in range(1, items + 1):
+        source = targets - back
+        ok = source >= 0
+        ok[ok] &= user[source[ok]] == user[targets[ok]]
+        rows.append(np.flatnonzero(ok))
+        cols.append(item[source[ok]])
+        vals.append(np.full(int(ok.sum()), decay ** (back - 1), dtype=np.float32))
+    if not targets.size:
+        return np.full((n_items, n), -1, dtype=np.int32), np.zeros((n_items, n), dtype=np.float32)
+    x = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(targets.size, n_items)
+    )
+    y = sp.csr_matrix(
+        (np.ones(targets.size, dtype=np.float32), (np.arange(targets.size), item[targets])),
+        shape=(targets.size, n_items),
+    )
+    gram = (x.T @ x).toarray().astype(np.float64)
+    gram[np.diag_indices_from(gram)] += lam
+    w = np.linalg.solve(gram, (x.T @ y).toarray().astype(np.float64))
+    np.fill_diagonal(w, 0.0)
+    return top_n(w.astype(np.float32), n)
+
+
+def window_ease_neighbors(
+    user: np.ndarray,
+    item: np.ndarray,
+    keep: np.ndarray,
+    n_items: int,
+    lam: float,
+    n: int,
+    window: int = 20,
+    stride: int = 5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """EASE on windows of consecutive interactions instead of whole histories (the SLIS half of SLIST,
+    Choi et al., SIGIR 2021): items are similar when users take them up *together*, not merely at
+    some point of a long history. A window of ``window`` interactions ends every ``stride`` steps."""
+    ends = np.flatnonzero(keep)[::stride]
+    rows, cols = [], []
+    for back in range(window):
+        source = ends - back
+        ok = source >= 0
+        ok[ok] &= (user[source[ok]] == user[ends[ok]]) & keep[source[ok]]
+        rows.append(np.flatnonzero(ok))
+        cols.append(item[source[ok]])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    x = sp.csr_matrix((np.ones(r.size, dtype=np.float32), (r, c)), shape=(ends.size, n_items))
+    x.data[:] = 1.0
+    return ease_neighbors(x, lam, n)

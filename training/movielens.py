@@ -52,6 +52,7 @@ def fetch(cache: Path = CACHE) -> Path:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", tmp, WHEEL],
             check=True,
+            stdout=sys.stderr,  # stdout carries only the path (make -s movielens)
         )
         wheel = next(Path(tmp).glob("recbole-*.whl"))
         if sha256(wheel) != WHEEL_SHA256:
@@ -90,7 +91,10 @@ def load(cache: Path | None = None) -> MovieLens:
         genres = [g for g in row[3].split() if g] or ["unknown"]
         items[row[0]] = {"category": genres, "title": row[1], "year": row[2]}
     ratings = [(r[0], r[1], float(r[2]), int(float(r[3]))) for r in _rows(folder / "ml-100k.inter")]
-    ratings.sort(key=lambda r: (r[3], r[0], r[1]))
+    # time order; ratings given in the same second keep the dataset's own order, which GroupLens ships
+    # randomised (RecBole's protocol does the same). Breaking ties by item id instead would plant a fake
+    # sequence (1 -> 10 -> 100 ...) for the models to learn and the evaluation to reward.
+    ratings.sort(key=lambda r: r[3])
     return MovieLens(users, items, ratings)
 
 
@@ -123,7 +127,7 @@ def to_events(data: MovieLens) -> list[dict[str, Any]]:
                 "item": data.items.get(item, {"category": ["unknown"]}),
             }
         )
-    events.sort(key=lambda e: (e["timestamp"], e["event_type"] != "identify", e["user_id"], e.get("item_id", "")))
+    events.sort(key=lambda e: (e["timestamp"], e["event_type"] != "identify"))  # stable: ties as above
     return events
 
 
@@ -136,7 +140,7 @@ def write_jsonl(events: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
-def event_log(path: Path = CACHE / "events.jsonl.gz") -> Path:
+def event_log(path: Path = CACHE / "events-v2.jsonl.gz") -> Path:
     """The MovieLens event log in the contract's format (built once, then cached)."""
     if not path.exists():
         write_jsonl(to_events(load()), path)

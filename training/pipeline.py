@@ -1,12 +1,14 @@
 """Training and honest evaluation, with the served code.
 
 Protocol A (next item): per user, time-ordered; the last interaction is the test item, the second last
-the validation item, the rest is training. Three fits of the item models are made, each on data that
-ends before what it is judged on:
+the validation item, the rest is training. The item models are fit on data that ends before what
+they are judged on:
 - stage 1, on each user's training items minus the last: the learned ranker is fit on the *held-out
   last training item* (positives) against the scorer's own candidates (negatives);
-- stage 2, on the training items: hyper-parameters are chosen on the validation items;
-- the test items are scored once, with stage 2 and the chosen hyper-parameters.
+- stage 2, on the training items: hyper-parameters (including how much diversity the page keeps) are
+  chosen on the validation items;
+- stage 3, on the training and validation items, with the chosen hyper-parameters: the test items are
+  scored once, and so are the baselines (popularity, item-kNN, EASE), fit on the same items.
 Profiles are built by the profile updater's own code (``apply_user_events``), and every ranking comes
 from ``pulse.recommend.scorer.Scorer`` (what the API serves). The published model is refit on all data.
 """
@@ -31,7 +33,7 @@ from pulse.domain.profile import UserProfile
 from pulse.domain.segments import evaluate as evaluate_segments
 from pulse.domain.updater import PositionedEvent, ProfileState, apply_user_events, dump_state, load_state
 from pulse.recommend.artifacts import RecModel, build_manifest, npz_bytes
-from pulse.recommend.scorer import FEATURES, Scorer, signals_from_profile
+from pulse.recommend.scorer import FEATURES, Scorer
 from training import models
 from training.table import POSITIVE, EventTable, table_from_events
 
@@ -40,18 +42,32 @@ HALF_LIFE_DAYS = 14.0
 
 @dataclass
 class Params:
-    method: str = "ease"  # "ease" or "knn"
+    method: str = "ease"  # "ease" (whole histories), "slis" (EASE on windows of a history) or "knn"
     ease_lambda: float = 500.0
     neighbors: int = 100
-    transition_window: int = 3
+    transition_window: int = 3  # counted transitions (catalogs too large for the regression)
     recency_decay: float = 0.9
     recent_items: int = 20
-    transition_decay: float = 0.6
+    transition_items: int = 20  # how many latest items feed the transition feature
+    transition_decay: float = 0.9
+    slit_lambda: float = 250.0
     trending_half_life_days: float = 7.0
 
     def label(self) -> str:
-        lam = f"λ={self.ease_lambda:g} " if self.method == "ease" else ""
-        return f"{self.method} {lam}decay={self.recency_decay}"
+        lam = f"λ={self.ease_lambda:g} " if self.method != "knn" else ""
+        return f"{self.method} {lam}decay={self.recency_decay} seq={self.transition_items}/{self.transition_decay}"
+
+    def item_key(self) -> tuple[Any, ...]:
+        """What the item models depend on (fits are shared between grid points with the same key)."""
+        return (
+            self.method,
+            self.ease_lambda,
+            self.neighbors,
+            self.transition_window,
+            self.transition_items,
+            self.transition_decay,
+            self.slit_lambda,
+        )
 
 
 @dataclass
@@ -207,11 +223,29 @@ def fit_parts(data: Dataset, params: Params, drop_last: int) -> Parts:
     rows, items, times = data.row_user[keep], data.items[keep], data.times[keep]
     n = len(data.item_ids)
     x = models.interaction_matrix(rows, items, len(data.user_ids), n)
-    if params.method == "ease" and n <= models.EASE_MAX_ITEMS:
+    if params.method == "slis" and n <= models.EASE_MAX_ITEMS:
+        nbr_idx, nbr_w = models.window_ease_neighbors(
+            data.row_user, data.items, keep, n, params.ease_lambda, params.neighbors
+        )
+    elif params.method == "ease" and n <= models.EASE_MAX_ITEMS:
         nbr_idx, nbr_w = models.ease_neighbors(x, params.ease_lambda, params.neighbors)
     else:
         nbr_idx, nbr_w = models.cosine_neighbors(x, params.neighbors)
-    tr_idx, tr_w = models.transitions(data.row_user, data.items, keep, n, params.neighbors, params.transition_window)
+    if n <= models.EASE_MAX_ITEMS:
+        tr_idx, tr_w = models.sequential_regression(
+            data.row_user,
+            data.items,
+            keep,
+            n,
+            params.neighbors,
+            params.slit_lambda,
+            params.transition_items,
+            params.transition_decay,
+        )
+    else:
+        tr_idx, tr_w = models.transitions(
+            data.row_user, data.items, keep, n, params.neighbors, params.transition_window
+        )
     horizon = float(times.max()) if times.size else data.end
     pop, trending = models.popularity(items, times, n, horizon, params.trending_half_life_days * 86400)
     seg_rows = []
@@ -238,9 +272,9 @@ def ranker_dict(
         "std": [float(s) for s in std],
         "params": {
             "recency_decay": params.recency_decay,
-            "recent_items": params.recent_items,
+            "recent_items": max(params.recent_items, params.transition_items),
             "transition_decay": params.transition_decay,
-            "transition_items": 5,
+            "transition_items": params.transition_items,
         },
         "cold_start": cold_start,
         "diversity_cap": 0.4,
@@ -286,7 +320,7 @@ def fit_ranker(
     rows, labels = [], []
     for user, shot in shots.items():
         target = data.seq(user)[-3]
-        sig = signals_from_profile(scorer.model, shot["rank"], params.recent_items)
+        sig = scorer.signals(shot["rank"])
         if sig.is_cold:
             continue
         matrix, vectors = scorer.feature_matrix(sig)
@@ -361,6 +395,53 @@ def cold_start_choice(data: Dataset, parts: Parts, params: Params) -> dict[str, 
     return {name: value / max(1, users) for name, value in hits.items()}
 
 
+def baseline_figures(
+    data: Dataset, params: Params, parts: Parts, shots: dict[str, dict[str, UserProfile]]
+) -> dict[str, dict[str, float]]:
+    """Classic models on the same test items, through the served scorer with one feature and no
+    diversity rule, fit on the same training + validation items as the served model."""
+
+    def plain(p: Params, feature: str) -> dict[str, Any]:
+        return {**one_hot_ranker(p, feature), "diversity_cap": 1.0}
+
+    knn = Params(method="knn", neighbors=params.neighbors, recency_decay=1.0, recent_items=50)
+    out = {
+        "popularity": evaluate_a(data, rec_model(data, parts, plain(params, "log_pop")), shots, "test"),
+        "item-knn": evaluate_a(
+            data, rec_model(data, fit_parts(data, knn, drop_last=1), plain(knn, "nbr_recent")), shots, "test"
+        ),
+    }
+    if len(data.item_ids) <= models.EASE_MAX_ITEMS:
+        ease = Params(method="ease", ease_lambda=params.ease_lambda, recency_decay=1.0, recent_items=50)
+        ease_parts = parts if params.method == "ease" else fit_parts(data, ease, drop_last=1)
+        out["ease"] = evaluate_a(data, rec_model(data, ease_parts, plain(ease, "nbr_recent")), shots, "test")
+    return out
+
+
+DIVERSITY_CAPS = (0.4, 0.6, 1.0)  # most diverse first
+DIVERSITY_TOLERANCE = 0.02
+
+
+def choose_diversity(
+    data: Dataset,
+    parts: Parts,
+    ranker: dict[str, Any],
+    shots: dict[str, dict[str, UserProfile]],
+    measured: dict[str, float],
+) -> tuple[float, dict[float, dict[str, float]]]:
+    """The most diverse page whose validation NDCG@10 is within 2 % of the best cap's: diversity is
+    worth a little accuracy, not any amount of it. Returns the cap and the figures of every cap."""
+    figures = {}
+    for cap in DIVERSITY_CAPS:
+        if cap == ranker["diversity_cap"]:
+            figures[cap] = measured
+        else:
+            figures[cap] = evaluate_a(data, rec_model(data, parts, {**ranker, "diversity_cap": cap}), shots, "val")
+    best = max(f["ndcg@10"] for f in figures.values())
+    chosen = next(cap for cap in DIVERSITY_CAPS if figures[cap]["ndcg@10"] >= (1 - DIVERSITY_TOLERANCE) * best)
+    return chosen, figures
+
+
 # ---------------------------------------------------------------------------------------------- training
 @dataclass
 class TrainResult:
@@ -400,7 +481,7 @@ def train(
     best: tuple[float, Params, dict[str, Any], dict[str, float]] | None = None
     stage_cache: dict[tuple[Any, ...], tuple[Parts, Parts]] = {}
     for params in grid:
-        key = (params.method, params.ease_lambda, params.neighbors, params.transition_window)
+        key = params.item_key()
         if key not in stage_cache:
             stage_cache[key] = (fit_parts(data, params, drop_last=3), fit_parts(data, params, drop_last=2))
         stage1, stage2 = stage_cache[key]
@@ -411,32 +492,21 @@ def train(
             best = (val["ndcg@10"], params, ranker, val)
     assert best is not None
     _, params, ranker, val = best
-    key = (params.method, params.ease_lambda, params.neighbors, params.transition_window)
-    stage2 = stage_cache[key][1]
+    stage2 = stage_cache[params.item_key()][1]
     cold = cold_start_choice(data, stage2, params)
     ranker["cold_start"] = "segment" if cold["segment"] > cold["global"] else "global"
-    test = evaluate_a(data, rec_model(data, stage2, ranker), shots, "test")
+    ranker["diversity_cap"], diversity = choose_diversity(data, stage2, ranker, shots, val)
+    for cap, figures in diversity.items():
+        note(f"  validation diversity cap {cap:<4} HR@10 {figures['hr@10']:.4f}  NDCG@10 {figures['ndcg@10']:.4f}")
+    val = diversity[ranker["diversity_cap"]]
+    # hyper-parameters fixed: refit on training + validation items, then touch the test items once
+    stage3 = fit_parts(data, params, drop_last=1)
+    test = evaluate_a(data, rec_model(data, stage3, ranker), shots, "test")
     note(
         f"chosen: {params.label()}; test HR@10 {test['hr@10']:.4f} NDCG@10 {test['ndcg@10']:.4f} "
         f"MRR@10 {test['mrr@10']:.4f} coverage@10 {test['coverage@10']:.4f}"
     )
-    baselines = {}
-    knn_params = Params(method="knn", neighbors=params.neighbors, recency_decay=1.0, recent_items=50)
-    ease_params = Params(
-        method="ease", ease_lambda=params.ease_lambda, neighbors=params.neighbors, recency_decay=1.0, recent_items=50
-    )
-    knn_parts = fit_parts(data, knn_params, drop_last=2)
-    baselines["popularity"] = evaluate_a(
-        data, rec_model(data, stage2, one_hot_ranker(params, "log_pop")), shots, "test"
-    )
-    baselines["item-knn"] = evaluate_a(
-        data, rec_model(data, knn_parts, one_hot_ranker(knn_params, "nbr_recent")), shots, "test"
-    )
-    if len(data.item_ids) <= models.EASE_MAX_ITEMS:
-        ease_parts = stage2 if params.method == "ease" else fit_parts(data, ease_params, drop_last=2)
-        baselines["ease"] = evaluate_a(
-            data, rec_model(data, ease_parts, one_hot_ranker(ease_params, "nbr_recent")), shots, "test"
-        )
+    baselines = baseline_figures(data, params, stage3, shots)
     for name, figures in baselines.items():
         note(f"  baseline {name:12} HR@10 {figures['hr@10']:.4f} NDCG@10 {figures['ndcg@10']:.4f}")
     final = fit_parts(data, params, drop_last=0)
@@ -465,10 +535,14 @@ def train(
 
 def default_grid(n_items: int) -> list[Params]:
     if n_items > models.EASE_MAX_ITEMS:
-        return [Params(method="knn", recency_decay=d) for d in (0.8, 0.9)]
-    return [Params(method="ease", ease_lambda=lam, recency_decay=d) for lam in (300.0, 1000.0) for d in (0.8, 0.9)] + [
-        Params(method="knn", recency_decay=0.9)
-    ]
+        # counted transitions (no regression): the short, steep window they were tuned with
+        return [Params(method="knn", recency_decay=d, transition_items=5, transition_decay=0.6) for d in (0.8, 0.9)]
+    sequences = [(20, 0.9), (30, 0.95)]  # latest items feeding the transition feature, and their decay
+    return [
+        Params(method=method, ease_lambda=lam, transition_items=k, transition_decay=d)
+        for method, lam in (("ease", 300.0), ("slis", 300.0))
+        for k, d in sequences
+    ] + [Params(method="slis", ease_lambda=100.0), Params(method="knn")]
 
 
 def artefact_files(data: Dataset, parts: Parts, ranker: dict[str, Any]) -> dict[str, bytes]:
