@@ -418,6 +418,34 @@ def baseline_figures(
     return out
 
 
+SINGLE_FEATURES = ("nbr_recent", "nbr_history", "transition")
+
+
+def guard_ranker(
+    data: Dataset,
+    parts: Parts,
+    params: Params,
+    learned: dict[str, Any],
+    shots: dict[str, dict[str, UserProfile]],
+    measured: dict[str, float],
+    note: Callable[[str], None],
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Serve the learned ranker only if it beats each of its strongest single features on validation.
+    A linear model fit on sampled negatives can lose to one of its own inputs (measured on the
+    synthetic log, where plain item-to-item scoring over the whole history wins); then that feature
+    alone is served, and the manifest says so."""
+    best_name, best, best_val = "learned", learned, measured
+    for feature in SINGLE_FEATURES:
+        single = {**one_hot_ranker(params, feature), "diversity_cap": learned["diversity_cap"]}
+        val = evaluate_a(data, rec_model(data, parts, single), shots, "val")
+        note(f"  validation single feature {feature:14} HR@10 {val['hr@10']:.4f}  NDCG@10 {val['ndcg@10']:.4f}")
+        if val["ndcg@10"] > best_val["ndcg@10"]:
+            best_name, best, best_val = feature, single, val
+    best = {**best, "kind": "learned" if best_name == "learned" else f"single feature: {best_name}"}
+    note(f"  ranker served: {best['kind']}")
+    return best, best_val
+
+
 DIVERSITY_CAPS = (0.4, 0.6, 1.0)  # most diverse first
 DIVERSITY_TOLERANCE = 0.02
 
@@ -492,6 +520,7 @@ def train(
             best = (val["ndcg@10"], params, ranker, val)
     assert best is not None
     _, params, ranker, val = best
+    ranker, val = guard_ranker(data, stage_cache[params.item_key()][1], params, ranker, shots, val, note)
     stage2 = stage_cache[params.item_key()][1]
     cold = cold_start_choice(data, stage2, params)
     ranker["cold_start"] = "segment" if cold["segment"] > cold["global"] else "global"
@@ -515,6 +544,8 @@ def train(
         "protocol_a": {"test": test, "validation": val, "baselines": baselines},
         "cold_start_first_event_hr@10": cold,
         "cold_start_served": ranker["cold_start"],
+        "ranker_served": ranker["kind"],
+        "diversity_cap": ranker["diversity_cap"],
     }
     info = {
         "trained_on": {
