@@ -568,12 +568,18 @@ def default_grid(n_items: int) -> list[Params]:
     if n_items > models.EASE_MAX_ITEMS:
         # counted transitions (no regression): the short, steep window they were tuned with
         return [Params(method="knn", recency_decay=d, transition_items=5, transition_decay=0.6) for d in (0.8, 0.9)]
-    sequences = [(20, 0.9), (30, 0.95)]  # latest items feeding the transition feature, and their decay
+    # (neighbours, λ, recency decay of the recent items, latest items feeding transitions, their decay)
+    points = [
+        ("ease", 300.0, 0.9, 30, 0.95),
+        ("slis", 300.0, 0.9, 20, 0.9),
+        ("slis", 300.0, 0.9, 30, 0.95),
+        ("slis", 300.0, 0.8, 30, 0.95),
+        ("slis", 100.0, 0.8, 30, 0.95),
+    ]
     return [
-        Params(method=method, ease_lambda=lam, transition_items=k, transition_decay=d)
-        for method, lam in (("ease", 300.0), ("slis", 300.0))
-        for k, d in sequences
-    ] + [Params(method="slis", ease_lambda=100.0), Params(method="knn")]
+        Params(method=m, ease_lambda=lam, recency_decay=rd, transition_items=k, transition_decay=d)
+        for m, lam, rd, k, d in points
+    ] + [Params(method="knn")]
 
 
 def artefact_files(data: Dataset, parts: Parts, ranker: dict[str, Any]) -> dict[str, bytes]:
