@@ -69,6 +69,8 @@ def synthetic_files(n_items: int, neighbors: int = 50, seed: int = 0) -> dict[st
         "std": [1.0] * len(FEATURES),
         "cold_start": "global",
         "diversity_cap": 0.4,
+        # what training chose on MovieLens: 30 recent items feed neighbours and transitions
+        "params": {"recency_decay": 0.8, "recent_items": 30, "transition_decay": 0.95, "transition_items": 30},
     }
     return {
         "catalog.json": json.dumps(catalog).encode(),

@@ -36,6 +36,8 @@ def evaluate(events: list[BehaviorEvent], out: Path, sample: int | None = None, 
         "protocol_b": _float(streaming),
         "cold_start_first_event_hr@10": _float(full.metrics["cold_start_first_event_hr@10"]),
         "cold_start_served": full.metrics["cold_start_served"],
+        "ranker_served": full.metrics["ranker_served"],
+        "diversity_cap": full.metrics["diversity_cap"],
         "params": full.params.__dict__,
         "training_seconds": full.manifest_info["training_seconds"],
         "evaluation_seconds": round(time.perf_counter() - started, 1),
@@ -93,7 +95,7 @@ def _markdown(figures: dict[str, Any], charts: list[str]) -> str:
         "| model | HR@10 | NDCG@10 | MRR@10 | coverage@10 |",
         "|---|---|---|---|---|",
     ]
-    rows = [("served (learned ranker)", a["test"]), *list(a["baselines"].items())]
+    rows = [(f"served ({figures['ranker_served']} ranker)", a["test"]), *list(a["baselines"].items())]
     for name, f in rows:
         lines.append(f"| {name} | {f['hr@10']} | {f['ndcg@10']} | {f.get('mrr@10', '')} | {f.get('coverage@10', '')} |")
     lines += [
@@ -114,7 +116,9 @@ def _markdown(figures: dict[str, Any], charts: list[str]) -> str:
         f"Cold start (a user's first event): segment popularity HR@10 {cold['segment']}, global "
         f"popularity {cold['global']}; served: **{figures['cold_start_served']}**.",
         "",
-        f"Chosen parameters: `{json.dumps(figures['params'])}`",
+        f"Chosen parameters: `{json.dumps(figures['params'])}`; diversity cap {figures['diversity_cap']}; "
+        f"validation of the chosen configuration: HR@10 {a['validation']['hr@10']}, "
+        f"NDCG@10 {a['validation']['ndcg@10']}.",
         "",
     ]
     lines += [f"![{c}]({c})" for c in charts]
