@@ -168,3 +168,24 @@ def test_promotion_gate_and_rollback(aws_stack: AwsStack, model_v1) -> None:
     assert rollback(s3, bucket)["version"] == "good"
     with pytest.raises(FileExistsError):
         publish(s3, bucket, "good", good.files, manifest_for("good", good))
+
+
+def test_train_command_reads_an_s3_log_in_columns_and_publishes(aws_stack: AwsStack, tmp_path, capsys) -> None:
+    import gzip
+
+    from tests.modelkit import synthetic_events
+    from training.__main__ import main
+
+    s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
+    lines = [e.model_dump_json(exclude_none=True) for e in synthetic_events()]
+    lines.insert(7, '{"event_type": "view"}')  # invalid: skipped and counted, the rest still trains
+    s3.put_object(Bucket=bucket, Key="logs/events.jsonl.gz", Body=gzip.compress("\n".join(lines).encode()))
+    rc = main(["train", "--events", f"s3://{bucket}/logs/events.jsonl.gz", "--bucket", bucket, "--promote"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert f"read {len(lines) - 1} events" in out and "(1 invalid lines skipped)" in out
+    pointer = json.loads(s3.get_object(Bucket=bucket, Key="models/current.json")["Body"].read())
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"models/{pointer['version']}/manifest.json")["Body"].read())
+    # the evaluation replayed profiles from events fetched again from S3 by line number
+    assert manifest["trained_on"]["evaluated_users"] == 40
+    assert manifest["metrics"]["protocol_a"]["test"]["users"] == 40
