@@ -30,18 +30,24 @@ def _open(source: str, s3: Any = None) -> io.BufferedReader | Any:
     return gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
 
 
-def read_events(source: str, s3: Any = None, now: float = 4e9) -> tuple[list[BehaviorEvent], list[tuple[int, str]]]:
-    """Valid events (sorted by time) and ``(line number, reason)`` for every invalid line."""
-    events: list[BehaviorEvent] = []
-    errors: list[tuple[int, str]] = []
+def _parsed(source: str, s3: Any, now: float, errors: list[tuple[int, str]]) -> Iterator[tuple[int, BehaviorEvent]]:
+    """``(line number, event)`` for every valid line; ``(line number, reason)`` into ``errors`` otherwise."""
     with _open(source, s3) as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
-                events.append(parse_event(line.rstrip(b"\r\n"), now=now))
+                event = parse_event(line.rstrip(b"\r\n"), now=now)
             except InvalidEvent as exc:
                 errors.append((number, exc.reason))
+                continue
+            yield number, event
+
+
+def read_events(source: str, s3: Any = None, now: float = 4e9) -> tuple[list[BehaviorEvent], list[tuple[int, str]]]:
+    """Valid events (sorted by time) and ``(line number, reason)`` for every invalid line."""
+    errors: list[tuple[int, str]] = []
+    events = [event for _, event in _parsed(source, s3, now, errors)]
     events.sort(key=lambda e: e.timestamp)
     return events, errors
 
@@ -78,12 +84,6 @@ def read_table(source: str, s3: Any = None, now: float = 4e9) -> tuple[EventTabl
     """Like :func:`read_events`, but columnar (about 25 bytes per event): for logs of millions of events."""
     builder = TableBuilder()
     errors: list[tuple[int, str]] = []
-    with _open(source, s3) as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                builder.add(parse_event(line.rstrip(b"\r\n"), now=now), number)
-            except InvalidEvent as exc:
-                errors.append((number, exc.reason))
+    for number, event in _parsed(source, s3, now, errors):
+        builder.add(event, number)
     return builder.build(FileSource(source, s3, now)), errors

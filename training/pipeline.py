@@ -222,15 +222,16 @@ def fit_parts(data: Dataset, params: Params, drop_last: int) -> Parts:
     keep = data.kept(drop_last)
     rows, items, times = data.row_user[keep], data.items[keep], data.times[keep]
     n = len(data.item_ids)
-    x = models.interaction_matrix(rows, items, len(data.user_ids), n)
     if params.method == "slis" and n <= models.EASE_MAX_ITEMS:
         nbr_idx, nbr_w = models.window_ease_neighbors(
             data.row_user, data.items, keep, n, params.ease_lambda, params.neighbors
         )
-    elif params.method == "ease" and n <= models.EASE_MAX_ITEMS:
-        nbr_idx, nbr_w = models.ease_neighbors(x, params.ease_lambda, params.neighbors)
     else:
-        nbr_idx, nbr_w = models.cosine_neighbors(x, params.neighbors)
+        x = models.interaction_matrix(rows, items, len(data.user_ids), n)
+        if params.method == "ease" and n <= models.EASE_MAX_ITEMS:
+            nbr_idx, nbr_w = models.ease_neighbors(x, params.ease_lambda, params.neighbors)
+        else:
+            nbr_idx, nbr_w = models.cosine_neighbors(x, params.neighbors)
     if n <= models.EASE_MAX_ITEMS:
         tr_idx, tr_w = models.sequential_regression(
             data.row_user,
