@@ -90,6 +90,7 @@ class Dataset:
     end: float
     n_events: int
     table: EventTable
+    fits: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def counts(self) -> np.ndarray:
         return np.diff(self.ptr)
@@ -219,34 +220,54 @@ class Parts:
 
 
 def fit_parts(data: Dataset, params: Params, drop_last: int) -> Parts:
+    """The item models on each user's interactions minus the last ``drop_last``. Neighbour lists and
+    transitions are cached per training run by what they depend on (grid points share them)."""
     keep = data.kept(drop_last)
     rows, items, times = data.row_user[keep], data.items[keep], data.times[keep]
     n = len(data.item_ids)
-    if params.method == "slis" and n <= models.EASE_MAX_ITEMS:
-        nbr_idx, nbr_w = models.window_ease_neighbors(
-            data.row_user, data.items, keep, n, params.ease_lambda, params.neighbors
-        )
-    else:
-        x = models.interaction_matrix(rows, items, len(data.user_ids), n)
-        if params.method == "ease" and n <= models.EASE_MAX_ITEMS:
-            nbr_idx, nbr_w = models.ease_neighbors(x, params.ease_lambda, params.neighbors)
+    dense = n <= models.EASE_MAX_ITEMS
+    method = params.method if dense else "knn"
+    nbr_key = ("neighbours", drop_last, method, params.ease_lambda if method != "knn" else 0.0, params.neighbors)
+    if nbr_key not in data.fits:
+        if method == "slis":
+            data.fits[nbr_key] = models.window_ease_neighbors(
+                data.row_user, data.items, keep, n, params.ease_lambda, params.neighbors
+            )
         else:
-            nbr_idx, nbr_w = models.cosine_neighbors(x, params.neighbors)
-    if n <= models.EASE_MAX_ITEMS:
-        tr_idx, tr_w = models.sequential_regression(
-            data.row_user,
-            data.items,
-            keep,
-            n,
+            x = models.interaction_matrix(rows, items, len(data.user_ids), n)
+            data.fits[nbr_key] = (
+                models.ease_neighbors(x, params.ease_lambda, params.neighbors)
+                if method == "ease"
+                else models.cosine_neighbors(x, params.neighbors)
+            )
+    nbr_idx, nbr_w = data.fits[nbr_key]
+    if dense:
+        tr_key: tuple[Any, ...] = (
+            "slit",
+            drop_last,
             params.neighbors,
             params.slit_lambda,
             params.transition_items,
             params.transition_decay,
         )
     else:
-        tr_idx, tr_w = models.transitions(
-            data.row_user, data.items, keep, n, params.neighbors, params.transition_window
+        tr_key = ("counted", drop_last, params.neighbors, params.transition_window)
+    if tr_key not in data.fits:
+        data.fits[tr_key] = (
+            models.sequential_regression(
+                data.row_user,
+                data.items,
+                keep,
+                n,
+                params.neighbors,
+                params.slit_lambda,
+                params.transition_items,
+                params.transition_decay,
+            )
+            if dense
+            else models.transitions(data.row_user, data.items, keep, n, params.neighbors, params.transition_window)
         )
+    tr_idx, tr_w = data.fits[tr_key]
     horizon = float(times.max()) if times.size else data.end
     pop, trending = models.popularity(items, times, n, horizon, params.trending_half_life_days * 86400)
     seg_rows = []
