@@ -589,7 +589,10 @@ def train(
 def default_grid(n_items: int) -> list[Params]:
     if n_items > models.EASE_MAX_ITEMS:
         # counted transitions (no regression): the short, steep window they were tuned with
-        return [Params(method="knn", recency_decay=d, transition_items=5, transition_decay=0.6) for d in (0.8, 0.9)]
+        # 1.0: the whole recent window weighs the same (what classic item-kNN does)
+        return [
+            Params(method="knn", recency_decay=d, transition_items=5, transition_decay=0.6) for d in (0.8, 0.9, 1.0)
+        ]
     # (neighbours, λ, recency decay of the recent items, latest items feeding transitions, their decay)
     points = [
         ("ease", 300.0, 0.9, 30, 0.95),
