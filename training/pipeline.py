@@ -57,18 +57,6 @@ class Params:
         lam = f"λ={self.ease_lambda:g} " if self.method != "knn" else ""
         return f"{self.method} {lam}decay={self.recency_decay} seq={self.transition_items}/{self.transition_decay}"
 
-    def item_key(self) -> tuple[Any, ...]:
-        """What the item models depend on (fits are shared between grid points with the same key)."""
-        return (
-            self.method,
-            self.ease_lambda,
-            self.neighbors,
-            self.transition_window,
-            self.transition_items,
-            self.transition_decay,
-            self.slit_lambda,
-        )
-
 
 @dataclass
 class Dataset:
@@ -529,12 +517,8 @@ def train(
     )
     grid = list(grid or default_grid(len(data.item_ids)))
     best: tuple[float, Params, dict[str, Any], dict[str, float]] | None = None
-    stage_cache: dict[tuple[Any, ...], tuple[Parts, Parts]] = {}
-    for params in grid:
-        key = params.item_key()
-        if key not in stage_cache:
-            stage_cache[key] = (fit_parts(data, params, drop_last=3), fit_parts(data, params, drop_last=2))
-        stage1, stage2 = stage_cache[key]
+    for params in grid:  # the item models come from the run's cache when grid points share them
+        stage1, stage2 = fit_parts(data, params, drop_last=3), fit_parts(data, params, drop_last=2)
         ranker = fit_ranker(data, stage1, params, shots, seed)
         val = evaluate_a(data, rec_model(data, stage2, ranker), shots, "val")
         note(f"  validation {params.label():28} HR@10 {val['hr@10']:.4f}  NDCG@10 {val['ndcg@10']:.4f}")
@@ -542,8 +526,8 @@ def train(
             best = (val["ndcg@10"], params, ranker, val)
     assert best is not None
     _, params, ranker, val = best
-    ranker, val = guard_ranker(data, stage_cache[params.item_key()][1], params, ranker, shots, val, note)
-    stage2 = stage_cache[params.item_key()][1]
+    stage2 = fit_parts(data, params, drop_last=2)
+    ranker, val = guard_ranker(data, stage2, params, ranker, shots, val, note)
     cold = cold_start_choice(data, stage2, params)
     ranker["cold_start"] = "segment" if cold["segment"] > cold["global"] else "global"
     ranker["diversity_cap"], diversity = choose_diversity(data, stage2, ranker, shots, val)
