@@ -32,7 +32,7 @@ from pulse.domain.events import BehaviorEvent
 from pulse.recommend.artifacts import load_model
 from training.eventlog import read_events
 from training.movielens import event_log
-from training.pipeline import POSITIVE, ReplayTally, manifest_for, protocol_b, split_by_time, train
+from training.pipeline import ReplayTally, manifest_for, protocol_b, replay_targets, split_by_time, train, warm_users
 from training.publish import promote, publish
 
 OUT = ROOT / "reports" / "demo"
@@ -170,13 +170,13 @@ class Demo:
             f"4. replaying the remaining 20 % in time order through the live API, asking before each of the "
             f"first {sample} interactions"
         )
-        targets = [i for i, e in enumerate(future) if e.event_type in POSITIVE and e.item_id in model.index]
+        targets = replay_targets(model, future)
         # the first N interactions after the cut-off, every earlier event sent before each request: the
         # updater must keep up event by event, which is the point (a random sample would mostly time the
         # local stack draining the events in between)
         chosen = set(targets[:sample])
         last_chosen = max(chosen) if chosen else -1
-        warm = {e.user_id for e in history if e.event_type in POSITIVE}
+        warm = warm_users(history)
         tallies = {g: ReplayTally() for g in ("all", "warm", "cold")}
         pending: list[BehaviorEvent] = []
         started = time.perf_counter()

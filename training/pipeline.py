@@ -35,7 +35,7 @@ from pulse.domain.updater import PositionedEvent, ProfileState, apply_user_event
 from pulse.recommend.artifacts import RecModel, build_manifest, npz_bytes
 from pulse.recommend.scorer import FEATURES, Scorer
 from training import models
-from training.table import POSITIVE, EventTable, table_from_events
+from training.table import POSITIVE, EventTable, is_interaction, table_from_events
 
 HALF_LIFE_DAYS = 14.0
 
@@ -177,7 +177,7 @@ def snapshots(data: Dataset, users: Sequence[str]) -> dict[str, dict[str, UserPr
     fetched from the log and replayed through the profile updater's code."""
     out: dict[str, dict[str, UserProfile]] = {}
     for user, evs in data.table.events_of(users).items():
-        pos = [p for p, e in enumerate(evs) if e.event_type in POSITIVE and e.item_id is not None]
+        pos = [p for p, e in enumerate(evs) if is_interaction(e)]
         if len(pos) < 4:
             continue
         cuts = {"rank": pos[-3], "val": pos[-2], "test": pos[-1]}
@@ -638,6 +638,16 @@ def split_by_time(
     return ordered[:cut], ordered[cut:]
 
 
+def warm_users(history: Sequence[BehaviorEvent]) -> set[str]:
+    """Users with at least one interaction before the cut-off."""
+    return {e.user_id for e in history if e.event_type in POSITIVE}
+
+
+def replay_targets(model: RecModel, future: Sequence[BehaviorEvent]) -> list[int]:
+    """Positions in ``future`` of the interactions a replay asks about (items the model knows)."""
+    return [i for i, e in enumerate(future) if e.event_type in POSITIVE and e.item_id in model.index]
+
+
 def protocol_b(
     model: RecModel,
     history: Sequence[BehaviorEvent],
@@ -657,9 +667,9 @@ def protocol_b(
     for user, evs in by_user.items():
         states[user] = _apply(None, user, evs)
     frozen = {u: load_state(dump_state(s)).profile for u, s in states.items()}
-    warm_users = {u for u, evs in by_user.items() if any(e.event_type in POSITIVE for e in evs)}
+    warm = warm_users(history)
     popular = [model.item_ids[i] for i in np.argsort(-model.pop, kind="stable")[:200]]
-    targets = [i for i, e in enumerate(future) if e.event_type in POSITIVE and e.item_id in model.index]
+    targets = replay_targets(model, future)
     if positions is not None:  # the caller chose which future events are asked about
         chosen = positions
     elif sample is None or sample >= len(targets):
@@ -674,7 +684,7 @@ def protocol_b(
     for position, event in enumerate(future):
         user = event.user_id
         if position in chosen:
-            group = "warm" if user in warm_users else "cold"
+            group = "warm" if user in warm else "cold"
             live = states[user].profile if user in states else None
             seen = set(live.behavior.interacted) if live else set()
             answers = {

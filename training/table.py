@@ -21,6 +21,11 @@ from pulse.domain.events import BehaviorEvent
 POSITIVE = frozenset({"view", "click", "add_to_cart", "purchase", "rate", "like"})
 
 
+def is_interaction(event: BehaviorEvent) -> bool:
+    """An interaction with an item: what the item models learn from and what evaluation asks about."""
+    return event.item_id is not None and event.event_type in POSITIVE
+
+
 class EventSource(Protocol):
     def fetch(self, refs: Iterable[int]) -> dict[int, BehaviorEvent]:
         """The events at these references (list positions or line numbers)."""
@@ -93,7 +98,7 @@ class TableBuilder:
                 self._meta[event.item_id] = event.item  # dumped once, in build()
         self._user.append(user)
         self._item.append(item)
-        self._positive.append(item >= 0 and event.event_type in POSITIVE)
+        self._positive.append(is_interaction(event))
         self._time.append(event.timestamp)
         self._ref.append(ref)
         if event.traits is not None:
