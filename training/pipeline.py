@@ -658,7 +658,9 @@ def protocol_b(
 ) -> dict[str, Any]:
     """Streaming evaluation: replay ``future`` in time order; before each interaction ask for the user's
     top 10, then apply the event to the profile with the updater's code. Real-time profiles are compared
-    with profiles frozen at the cut-off and with global popularity, for warm and cold users."""
+    with profiles frozen at the cut-off and with global popularity, for warm and cold users. All three
+    leave out the items the user has interacted with so far, so they differ only in how they rank and
+    the comparison measures the profile's signals, not the filter of items already rated."""
     scorer = Scorer(model)
     states: dict[str, ProfileState] = {}
     by_user: dict[str, list[BehaviorEvent]] = defaultdict(list)
@@ -689,7 +691,7 @@ def protocol_b(
             seen = set(live.behavior.interacted) if live else set()
             answers = {
                 "realtime": [r.item_id for r in scorer.recommend(live, k=10)],
-                "frozen": [r.item_id for r in scorer.recommend(frozen.get(user), k=10)],
+                "frozen": [r.item_id for r in scorer.recommend(frozen.get(user), k=10, exclude=seen)],
                 "popularity": [i for i in popular if i not in seen][:10],
             }
             for mode, items in answers.items():
