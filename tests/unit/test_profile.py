@@ -3,10 +3,20 @@
 import json
 import random
 
+import pytest
+
 from pulse.adapters.dynamo import encode_state
+from pulse.domain import risk
 from pulse.domain.events import EVENT_TYPES, parse_event
 from pulse.domain.profile import UserProfile, apply_event
-from pulse.domain.updater import PositionedEvent, ProfileState, StreamPosition, apply_user_events
+from pulse.domain.updater import (
+    PositionedEvent,
+    ProfileState,
+    StreamPosition,
+    apply_user_events,
+    dump_state,
+    load_state,
+)
 
 T0 = 1_717_243_200.0
 NOW = T0 + 400 * 86400
@@ -113,6 +123,43 @@ def test_risky_bot_is_flagged_and_kept_out_of_marketing_segments() -> None:
     assert {"high_velocity", "ad_clicks_without_impressions"} <= set(profile.risk.flags)
     assert profile.risk.score >= 0.5
     assert profile.segments == ["risk_flagged"]
+
+
+@pytest.mark.parametrize("offset", [0.0, 45.0, 59.9])
+def test_a_burst_is_flagged_wherever_it_falls_against_the_clock_minute(offset) -> None:
+    # 150 clicks in 30 s: straddling a minute boundary must not split the count in two
+    burst = [make(i, "view", T0 + offset + i * 0.2, item_id=f"i{i}") for i in range(150)]
+    assert "high_velocity" in fold(burst).risk.flags
+    assert "high_velocity" in fold(list(reversed(burst))).risk.flags  # out-of-order arrival
+    assert fold(burst).risk.peak_events_per_minute == 150
+
+
+def test_busy_humans_are_not_flagged_for_velocity() -> None:
+    just_under = [make(i, "view", T0 + 30 + i * 0.5, item_id=f"i{i}") for i in range(119)]
+    assert "high_velocity" not in fold(just_under).risk.flags
+    steady = [make(i, "view", T0 + i * 1.0, item_id=f"i{i}") for i in range(600)]  # 1 per second, 10 minutes
+    profile = fold(steady)
+    assert "high_velocity" not in profile.risk.flags
+    assert profile.risk.peak_events_per_minute == 60
+    assert len(profile.risk.second_counts) <= risk.SECONDS_KEPT
+
+
+def test_busiest_window_on_hand_computed_counts() -> None:
+    counts = {"100": 50, "130": 40, "159": 30, "160": 20, "300": 5}
+    assert risk.busiest_window(counts) == 120  # 100..159
+    assert risk.busiest_window(counts, width=61) == 140  # 100..160
+    assert risk.busiest_window(counts, width=31) == 90  # 130..160 (or 100..130)
+    assert risk.busiest_window({}) == 0
+
+
+def test_profiles_stored_before_per_second_counts_still_load() -> None:
+    state = ProfileState(profile=fold([make(1, "view", T0)]))
+    doc = json.loads(dump_state(state))
+    doc["profile"]["risk"].pop("second_counts")
+    doc["profile"]["risk"]["minute_counts"] = {str(int(T0 // 60)): 1}
+    loaded = load_state(json.dumps(doc))
+    assert loaded.profile.risk.second_counts == {}
+    assert loaded.profile.risk.peak_events_per_minute == 1
 
 
 def test_new_account_high_value_purchase_is_flagged() -> None:

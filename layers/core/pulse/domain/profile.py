@@ -123,7 +123,7 @@ class Intent:
 class RiskState:
     score: float = 0.0
     flags: list[str] = field(default_factory=list)
-    minute_counts: dict[str, int] = field(default_factory=dict)  # events per minute, last 10 minutes
+    second_counts: dict[str, int] = field(default_factory=dict)  # events per second of event time, latest 120
     peak_events_per_minute: int = 0
     new_account_high_value: bool = False
 

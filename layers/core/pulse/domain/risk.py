@@ -1,7 +1,8 @@
 """Risk control: a score in [0, 1] with named flags, from behaviour a human would not produce.
 
 Rules (documented in the README, section "Risk rules"):
-- ``high_velocity``: 120 or more events within one minute of event time (2 per second, sustained).
+- ``high_velocity``: 120 or more events within 60 consecutive seconds of event time (2 per second,
+  sustained), over a sliding window, so a burst that straddles a clock minute counts in full.
 - ``ad_clicks_without_impressions``: at least 3 ad clicks and more ad clicks than ad impressions.
 - ``implausible_ctr``: at least 10 ad impressions and a click-through rate of 50 % or more.
 - ``new_account_high_value``: a purchase worth 1,000 or more within an hour of the account's first
@@ -14,9 +15,10 @@ from pulse.domain.events import BehaviorEvent
 from pulse.domain.profile import RiskState, UserProfile
 
 VELOCITY_PER_MINUTE = 120
+VELOCITY_WINDOW_SECONDS = 60
+SECONDS_KEPT = 2 * VELOCITY_WINDOW_SECONDS  # distinct seconds of event time whose counts are kept
 HIGH_VALUE_PURCHASE = 1000.0
 NEW_ACCOUNT_SECONDS = 3600.0
-MINUTE_WINDOW = 10
 FLAG_THRESHOLD = 0.5
 FLAG_WEIGHTS: dict[str, float] = {
     "high_velocity": 0.6,
@@ -29,18 +31,31 @@ FLAG_WEIGHTS: dict[str, float] = {
 def observe(profile: UserProfile, event: BehaviorEvent) -> None:
     """Update the risk counters with one event (call after the profile has applied it)."""
     risk = profile.risk
-    minute = str(int(event.timestamp // 60))
-    risk.minute_counts[minute] = risk.minute_counts.get(minute, 0) + 1
-    risk.peak_events_per_minute = max(risk.peak_events_per_minute, risk.minute_counts[minute])
-    if len(risk.minute_counts) > MINUTE_WINDOW:
-        for old in sorted(risk.minute_counts, key=int)[: len(risk.minute_counts) - MINUTE_WINDOW]:
-            del risk.minute_counts[old]
+    second = str(int(event.timestamp // 1))
+    risk.second_counts[second] = risk.second_counts.get(second, 0) + 1
+    if len(risk.second_counts) > SECONDS_KEPT:  # bounded state: the oldest seconds go first
+        for old in sorted(risk.second_counts, key=int)[: len(risk.second_counts) - SECONDS_KEPT]:
+            del risk.second_counts[old]
+    risk.peak_events_per_minute = max(risk.peak_events_per_minute, busiest_window(risk.second_counts))
     if event.event_type == "purchase":
         amount = (event.unit_price or 0.0) * event.quantity
         signup = profile.traits.get("signup_at")
         born = profile.behavior.first_seen if not isinstance(signup, float) else signup
         if amount >= HIGH_VALUE_PURCHASE and born is not None and event.timestamp - born <= NEW_ACCOUNT_SECONDS:
             risk.new_account_high_value = True
+
+
+def busiest_window(second_counts: dict[str, int], width: int = VELOCITY_WINDOW_SECONDS) -> int:
+    """The most events in any ``width`` consecutive whole seconds (a sliding window, two pointers)."""
+    seconds = sorted((int(s), n) for s, n in second_counts.items())
+    best = total = start = 0
+    for second, n in seconds:
+        total += n
+        while seconds[start][0] <= second - width:
+            total -= seconds[start][1]
+            start += 1
+        best = max(best, total)
+    return best
 
 
 def assess(profile: UserProfile) -> RiskState:
