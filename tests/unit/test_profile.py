@@ -145,11 +145,24 @@ def test_busy_humans_are_not_flagged_for_velocity() -> None:
 
 
 def test_busiest_window_on_hand_computed_counts() -> None:
-    counts = {"100": 50, "130": 40, "159": 30, "160": 20, "300": 5}
+    counts = [(100, 50), (130, 40), (159, 30), (160, 20), (300, 5)]
     assert risk.busiest_window(counts) == 120  # 100..159
     assert risk.busiest_window(counts, width=61) == 140  # 100..160
     assert risk.busiest_window(counts, width=31) == 90  # 130..160 (or 100..130)
-    assert risk.busiest_window({}) == 0
+    assert risk.busiest_window([]) == 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_velocity_peak_matches_a_brute_force_count_in_any_arrival_order(seed) -> None:
+    rng = random.Random(seed)
+    times = sorted(T0 + rng.choice([rng.uniform(0, 100), rng.uniform(40, 70)]) for _ in range(200))
+    events = [make(i, "view", t, item_id=f"i{i}") for i, t in enumerate(times)]
+    whole = [int(t // 1) for t in times]
+    expected = max(sum(start <= w < start + 60 for w in whole) for start in whole)
+    assert fold(events).risk.peak_events_per_minute == expected
+    shuffled = events[:]
+    rng.shuffle(shuffled)
+    assert fold(shuffled).risk.peak_events_per_minute == expected
 
 
 def test_profiles_stored_before_per_second_counts_still_load() -> None:
@@ -158,7 +171,7 @@ def test_profiles_stored_before_per_second_counts_still_load() -> None:
     doc["profile"]["risk"].pop("second_counts")
     doc["profile"]["risk"]["minute_counts"] = {str(int(T0 // 60)): 1}
     loaded = load_state(json.dumps(doc))
-    assert loaded.profile.risk.second_counts == {}
+    assert loaded.profile.risk.second_counts == []
     assert loaded.profile.risk.peak_events_per_minute == 1
 
 

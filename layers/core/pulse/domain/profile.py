@@ -123,7 +123,8 @@ class Intent:
 class RiskState:
     score: float = 0.0
     flags: list[str] = field(default_factory=list)
-    second_counts: dict[str, int] = field(default_factory=dict)  # events per second of event time, latest 120
+    # (second of event time, events in it), ascending: the latest 120 seconds that had events
+    second_counts: list[tuple[int, int]] = field(default_factory=list)
     peak_events_per_minute: int = 0
     new_account_high_value: bool = False
 

@@ -11,6 +11,8 @@ The score combines the flags' weights as independent evidence: ``1 - prod(1 - w)
 is at least ``FLAG_THRESHOLD`` is "flagged": kept out of marketing segments, put in ``risk_flagged``.
 """
 
+import bisect
+
 from pulse.domain.events import BehaviorEvent
 from pulse.domain.profile import RiskState, UserProfile
 
@@ -31,12 +33,29 @@ FLAG_WEIGHTS: dict[str, float] = {
 def observe(profile: UserProfile, event: BehaviorEvent) -> None:
     """Update the risk counters with one event (call after the profile has applied it)."""
     risk = profile.risk
-    second = str(int(event.timestamp // 1))
-    risk.second_counts[second] = risk.second_counts.get(second, 0) + 1
-    if len(risk.second_counts) > SECONDS_KEPT:  # bounded state: the oldest seconds go first
-        for old in sorted(risk.second_counts, key=int)[: len(risk.second_counts) - SECONDS_KEPT]:
-            del risk.second_counts[old]
-    risk.peak_events_per_minute = max(risk.peak_events_per_minute, busiest_window(risk.second_counts))
+    seconds, second = risk.second_counts, int(event.timestamp // 1)
+    if seconds and seconds[-1][0] == second:
+        seconds[-1] = (second, seconds[-1][1] + 1)
+    elif not seconds or seconds[-1][0] < second:
+        seconds.append((second, 1))
+    else:  # out of order: insert in place
+        at = bisect.bisect_left(seconds, (second, 0))
+        if seconds[at][0] == second:
+            seconds[at] = (second, seconds[at][1] + 1)
+        else:
+            seconds.insert(at, (second, 1))
+    if len(seconds) > SECONDS_KEPT:  # bounded state: the oldest seconds go first
+        del seconds[: len(seconds) - SECONDS_KEPT]
+    if seconds[-1][0] == second:
+        # in order: only the window that ends at this second can have grown (walk back from the end)
+        busiest = 0
+        for earlier, n in reversed(seconds):
+            if earlier <= second - VELOCITY_WINDOW_SECONDS:
+                break
+            busiest += n
+    else:
+        busiest = busiest_window(seconds)
+    risk.peak_events_per_minute = max(risk.peak_events_per_minute, busiest)
     if event.event_type == "purchase":
         amount = (event.unit_price or 0.0) * event.quantity
         signup = profile.traits.get("signup_at")
@@ -45,9 +64,9 @@ def observe(profile: UserProfile, event: BehaviorEvent) -> None:
             risk.new_account_high_value = True
 
 
-def busiest_window(second_counts: dict[str, int], width: int = VELOCITY_WINDOW_SECONDS) -> int:
-    """The most events in any ``width`` consecutive whole seconds (a sliding window, two pointers)."""
-    seconds = sorted((int(s), n) for s, n in second_counts.items())
+def busiest_window(seconds: list[tuple[int, int]], width: int = VELOCITY_WINDOW_SECONDS) -> int:
+    """The most events in any ``width`` consecutive whole seconds of ascending ``(second, events)`` pairs
+    (a sliding window, two pointers)."""
     best = total = start = 0
     for second, n in seconds:
         total += n
