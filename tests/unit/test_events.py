@@ -74,6 +74,9 @@ def test_timestamps_iso_with_offset_or_epoch() -> None:
         ({"context": {"device": 3}}, "context"),
         ({"item": {"price": -3}}, "price"),
         ({"value": float("nan")}, "value"),
+        ({"event_type": "rate", "value": True}, "not true/false"),  # JSON true is not a rating of 1
+        ({"item": {"price": False}}, "item.price"),
+        ({"traits": {"age": True}, "event_type": "identify"}, "traits.age"),
     ],
 )
 def test_invalid_events_are_refused_with_a_reason(fields, expected) -> None:

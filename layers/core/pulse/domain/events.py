@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -44,6 +45,16 @@ EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 Id128 = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+def _not_a_boolean(value: Any) -> Any:
+    # JSON true/false are not numbers: without this, pydantic would read a rating of true as 1
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+NotBool = BeforeValidator(_not_a_boolean)
 TraitValue = str | bool | int | float
 
 KNOWN_TRAITS = ("age", "gender", "occupation", "country", "city", "zip", "signup_at")
@@ -83,7 +94,7 @@ class ItemContext(BaseModel):
 
     category: str | list[str] | None = None
     brand: str | None = Field(None, max_length=128)
-    price: float | None = Field(None, ge=0, allow_inf_nan=False)
+    price: Annotated[float | None, NotBool] = Field(None, ge=0, allow_inf_nan=False)
 
     @field_validator("category")
     @classmethod
@@ -105,7 +116,7 @@ class Traits(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    age: int | None = Field(None, ge=0, le=120)
+    age: Annotated[int | None, NotBool] = Field(None, ge=0, le=120)
     gender: str | None = Field(None, max_length=64)
     occupation: str | None = Field(None, max_length=128)
     country: str | None = Field(None, max_length=64)
@@ -148,7 +159,7 @@ class BehaviorEvent(BaseModel):
     timestamp: float
     item_id: Id128 | None = None
     session_id: Id128 | None = None
-    value: float | None = Field(None, allow_inf_nan=False)
+    value: Annotated[float | None, NotBool] = Field(None, allow_inf_nan=False)
     quantity: int = Field(1, ge=1, le=10_000)
     query: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
     item: ItemContext | None = None
