@@ -113,6 +113,9 @@ def _markdown(figures: dict[str, Any], charts: list[str]) -> str:
     cold = figures["cold_start_first_event_hr@10"]
     lines += [
         "",
+        "Every row leaves out the items the user has interacted with so far, frozen profiles included: "
+        "the rows differ only in how they rank.",
+        "",
         f"Cold start (a user's first event): segment popularity HR@10 {cold['segment']}, global "
         f"popularity {cold['global']}; served: **{figures['cold_start_served']}**.",
         "",
