@@ -141,15 +141,15 @@ def test_busy_humans_are_not_flagged_for_velocity() -> None:
     profile = fold(steady)
     assert "high_velocity" not in profile.risk.flags
     assert profile.risk.peak_events_per_minute == 60
-    assert len(profile.risk.second_counts) <= risk.SECONDS_KEPT
+    assert len(profile.risk.seconds) == len(profile.risk.per_second) <= risk.SECONDS_KEPT
 
 
 def test_busiest_window_on_hand_computed_counts() -> None:
-    counts = [(100, 50), (130, 40), (159, 30), (160, 20), (300, 5)]
-    assert risk.busiest_window(counts) == 120  # 100..159
-    assert risk.busiest_window(counts, width=61) == 140  # 100..160
-    assert risk.busiest_window(counts, width=31) == 90  # 130..160 (or 100..130)
-    assert risk.busiest_window([]) == 0
+    seconds, counts = [100, 130, 159, 160, 300], [50, 40, 30, 20, 5]
+    assert risk.busiest_window(seconds, counts) == 120  # 100..159
+    assert risk.busiest_window(seconds, counts, width=61) == 140  # 100..160
+    assert risk.busiest_window(seconds, counts, width=31) == 90  # 130..160 (or 100..130)
+    assert risk.busiest_window([], []) == 0
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -168,10 +168,11 @@ def test_the_velocity_peak_matches_a_brute_force_count_in_any_arrival_order(seed
 def test_profiles_stored_before_per_second_counts_still_load() -> None:
     state = ProfileState(profile=fold([make(1, "view", T0)]))
     doc = json.loads(dump_state(state))
-    doc["profile"]["risk"].pop("second_counts")
+    doc["profile"]["risk"].pop("seconds")
+    doc["profile"]["risk"].pop("per_second")
     doc["profile"]["risk"]["minute_counts"] = {str(int(T0 // 60)): 1}
     loaded = load_state(json.dumps(doc))
-    assert loaded.profile.risk.second_counts == []
+    assert loaded.profile.risk.seconds == loaded.profile.risk.per_second == []
     assert loaded.profile.risk.peak_events_per_minute == 1
 
 

@@ -123,8 +123,9 @@ class Intent:
 class RiskState:
     score: float = 0.0
     flags: list[str] = field(default_factory=list)
-    # (second of event time, events in it), ascending: the latest 120 seconds that had events
-    second_counts: list[tuple[int, int]] = field(default_factory=list)
+    # the latest 120 whole seconds of event time that had events (ascending), and how many in each
+    seconds: list[int] = field(default_factory=list)
+    per_second: list[int] = field(default_factory=list)
     peak_events_per_minute: int = 0
     new_account_high_value: bool = False
 

@@ -33,28 +33,19 @@ FLAG_WEIGHTS: dict[str, float] = {
 def observe(profile: UserProfile, event: BehaviorEvent) -> None:
     """Update the risk counters with one event (call after the profile has applied it)."""
     risk = profile.risk
-    seconds, second = risk.second_counts, int(event.timestamp // 1)
-    if seconds and seconds[-1][0] == second:
-        seconds[-1] = (second, seconds[-1][1] + 1)
-    elif not seconds or seconds[-1][0] < second:
-        seconds.append((second, 1))
-    else:  # out of order: insert in place
-        at = bisect.bisect_left(seconds, (second, 0))
-        if seconds[at][0] == second:
-            seconds[at] = (second, seconds[at][1] + 1)
-        else:
-            seconds.insert(at, (second, 1))
-    if len(seconds) > SECONDS_KEPT:  # bounded state: the oldest seconds go first
-        del seconds[: len(seconds) - SECONDS_KEPT]
-    if seconds[-1][0] == second:
-        # in order: only the window that ends at this second can have grown (walk back from the end)
-        busiest = 0
-        for earlier, n in reversed(seconds):
-            if earlier <= second - VELOCITY_WINDOW_SECONDS:
-                break
-            busiest += n
+    seconds, counts, second = risk.seconds, risk.per_second, int(event.timestamp // 1)
+    at = bisect.bisect_left(seconds, second)  # the common, in-order case: at the end or the last entry
+    if at < len(seconds) and seconds[at] == second:
+        counts[at] += 1
     else:
-        busiest = busiest_window(seconds)
+        seconds.insert(at, second)
+        counts.insert(at, 1)
+    if len(seconds) > SECONDS_KEPT:  # bounded state: the oldest seconds go first
+        del seconds[: len(seconds) - SECONDS_KEPT], counts[: len(counts) - SECONDS_KEPT]
+    if seconds[-1] == second:  # in order: only the window that ends at this second can have grown
+        busiest = sum(counts[bisect.bisect_right(seconds, second - VELOCITY_WINDOW_SECONDS) :])
+    else:  # out of order: any window around this second may have grown
+        busiest = busiest_window(seconds, counts)
     risk.peak_events_per_minute = max(risk.peak_events_per_minute, busiest)
     if event.event_type == "purchase":
         amount = (event.unit_price or 0.0) * event.quantity
@@ -64,14 +55,14 @@ def observe(profile: UserProfile, event: BehaviorEvent) -> None:
             risk.new_account_high_value = True
 
 
-def busiest_window(seconds: list[tuple[int, int]], width: int = VELOCITY_WINDOW_SECONDS) -> int:
-    """The most events in any ``width`` consecutive whole seconds of ascending ``(second, events)`` pairs
-    (a sliding window, two pointers)."""
+def busiest_window(seconds: list[int], counts: list[int], width: int = VELOCITY_WINDOW_SECONDS) -> int:
+    """The most events in any ``width`` consecutive whole seconds, given ascending ``seconds`` and the
+    events in each (a sliding window, two pointers)."""
     best = total = start = 0
-    for second, n in seconds:
+    for second, n in zip(seconds, counts, strict=True):
         total += n
-        while seconds[start][0] <= second - width:
-            total -= seconds[start][1]
+        while seconds[start] <= second - width:
+            total -= counts[start]
             start += 1
         best = max(best, total)
     return best
