@@ -48,6 +48,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     ]
     outcome = process_batch(records, store, dead_letters, half_life_days=settings.decay_half_life_days)
     metrics.add_metric(name="EventsApplied", unit=MetricUnit.Count, value=outcome.applied)
+    metrics.add_metric(name="EventsFromRecommendations", unit=MetricUnit.Count, value=outcome.attributed)
     metrics.add_metric(name="EventsSkippedAsDuplicates", unit=MetricUnit.Count, value=outcome.skipped)
     metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=outcome.dead_lettered)
     metrics.add_metric(name="ProfileWrites", unit=MetricUnit.Count, value=outcome.writes)
@@ -58,6 +59,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             "records": len(records),
             "users": outcome.users,
             "applied": outcome.applied,
+            "from_recommendations": outcome.attributed,
             "skipped": outcome.skipped,
             "dead_lettered": outcome.dead_lettered,
             "writes": outcome.writes,

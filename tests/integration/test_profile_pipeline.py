@@ -314,3 +314,13 @@ def test_post_events_refuses_bad_bodies_with_4xx(aws_stack) -> None:
     assert post('{"events": [1]}', "multipart/form-data")[0] == 415
     status, answer = post(json.dumps({"events": [1, None, "x"]}))
     assert status == 200 and answer["accepted"] == 0 and len(answer["rejected"]) == 3
+
+
+def test_events_from_a_recommendation_reach_the_profile_and_the_metric(aws_stack, updater, capsys) -> None:
+    payloads = [ev(1, "cat", "click", recommendation_id="rec-9"), ev(2, "cat"), ev(3, "cat", "like")]
+    capsys.readouterr()
+    assert updater(kinesis_event(payloads)) == {"batchItemFailures": []}
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m["EventsFromRecommendations"] for m in emf] == [[1.0]] and emf[0]["EventsApplied"] == [3.0]
+    _, cat = profile(Api(aws_stack), "cat")
+    assert cat["behavior"]["from_recommendations"] == {"click": 1}

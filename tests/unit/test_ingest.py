@@ -161,3 +161,20 @@ def test_any_interleaving_of_redeliveries_converges_to_one_clean_delivery(case) 
     for start, end in slices:
         run(store, batch[start:end])
     assert snapshot(store) == clean(payloads)
+
+
+def test_events_that_came_from_a_recommendation_are_counted_once_and_shown_in_the_profile() -> None:
+    # Given a click and a purchase that carry the id of the response that led to them, and a plain view
+    clicked = event(1, "u1", "click") | {"recommendation_id": "rec-1"}
+    bought = event(2, "u1", "purchase") | {"recommendation_id": "rec-1"}
+    store = MemoryProfileStore()
+    outcome = run(store, records([clicked, bought, event(3, "u1")]))
+    assert (outcome.applied, outcome.attributed) == (3, 2)
+    # the profile says what the recommendations led to, and which interactions came from which response
+    behavior = store.profile("u1").public_view()["behavior"]
+    assert behavior["from_recommendations"] == {"click": 1, "purchase": 1}
+    assert [x.get("recommendation_id") for x in behavior["recent_interactions"]] == [None, "rec-1", "rec-1"]
+    # a re-delivery and a producer duplicate count nothing again
+    again = run(store, records([clicked, bought]) + records([clicked], first_seq=9))
+    assert (again.applied, again.attributed) == (0, 0)
+    assert store.profile("u1").public_view()["behavior"]["from_recommendations"] == {"click": 1, "purchase": 1}

@@ -196,6 +196,7 @@ def test_profile_stays_under_64_kb_after_100000_events() -> None:
             T0 + i * 30,
             item_id=f"item-{rng.randrange(50_000)}",
             session_id=f"s{i // 40}",
+            recommendation_id=f"{rng.getrandbits(128):032x}-attribution",  # longer than the API's uuids
             item={
                 "category": [f"c{rng.randrange(500)}", f"c{rng.randrange(500)}"],
                 "brand": f"b{rng.randrange(800)}",
@@ -204,9 +205,11 @@ def test_profile_stays_under_64_kb_after_100000_events() -> None:
             **fields,
         )
         apply_event(profile, event)
+        risk.observe(profile, event)  # per-second counts too, as the updater keeps them
     state = ProfileState(
         profile=profile, applied={"shardId-0": "9" * 56}, recent_event_ids=[f"event-{i:030d}" for i in range(256)]
     )
     stored = len(encode_state(state)) + 200  # key, version and attribute names
     assert stored < 64 * 1024, stored
+    assert len(profile.risk.seconds) == risk.SECONDS_KEPT and profile.behavior.from_recommendations
     assert len(json.dumps(profile.public_view())) < 64 * 1024

@@ -78,6 +78,7 @@ class Interaction:
     item_id: str
     event_id: str
     value: float | None = None
+    recommendation_id: str | None = None  # the response that led to it (attribution)
 
     def sort_key(self) -> tuple[float, str]:
         return (self.at, self.event_id)
@@ -97,6 +98,8 @@ class Behavior:
     # item -> time of the latest interaction; used to leave out what the user already knows
     interacted: dict[str, float] = field(default_factory=dict)
     purchased: dict[str, float] = field(default_factory=dict)
+    # events that carried a recommendation_id, per event type: what the recommendations led to
+    from_recommendations: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -182,9 +185,11 @@ class UserProfile:
                 "first_seen": iso(b.first_seen),
                 "last_seen": iso(b.last_seen),
                 "sessions": b.sessions,
+                "from_recommendations": dict(sorted(b.from_recommendations.items())),
                 "recent_interactions": [
                     {"at": iso(x.at), "event_type": x.event_type, "item_id": x.item_id}
                     | ({"value": x.value} if x.value is not None else {})
+                    | ({"recommendation_id": x.recommendation_id} if x.recommendation_id else {})
                     for x in reversed(b.recent[-20:])
                 ],
             },
@@ -260,6 +265,8 @@ def apply_event(profile: UserProfile, event: BehaviorEvent) -> None:
 
     _track_session(profile, event)
     b.counts[kind] = b.counts.get(kind, 0) + 1
+    if event.recommendation_id is not None:
+        b.from_recommendations[kind] = b.from_recommendations.get(kind, 0) + 1
     b.first_seen = t if b.first_seen is None else min(b.first_seen, t)
     b.last_seen = t if b.last_seen is None else max(b.last_seen, t)
 
@@ -273,7 +280,7 @@ def apply_event(profile: UserProfile, event: BehaviorEvent) -> None:
         return
     _insert_bounded_sorted(
         b.recent,
-        Interaction(at=t, event_type=kind, item_id=item_id, event_id=event.event_id, value=event.value),
+        Interaction(t, kind, item_id, event.event_id, event.value, event.recommendation_id),
         MAX_RECENT,
         key=Interaction.sort_key,
     )

@@ -70,6 +70,7 @@ class ProfileUpdate:
     state: ProfileState
     applied: int = 0
     skipped: int = 0
+    attributed: int = 0  # applied events that carried a recommendation_id
     joined: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
 
@@ -108,6 +109,7 @@ def apply_user_events(
             seen_ids.add(item.event.event_id)
             state.recent_event_ids.append(item.event.event_id)
             update.applied += 1
+            update.attributed += item.event.recommendation_id is not None
         pos = item.position
         if pos is not None:
             mark = state.applied.get(pos.shard_id)

@@ -22,7 +22,7 @@ from pulse.adapters.ports import (
     TransientFailure,
 )
 from pulse.domain.events import InvalidEvent, parse_event
-from pulse.domain.updater import PositionedEvent, StreamPosition, apply_user_events
+from pulse.domain.updater import PositionedEvent, ProfileUpdate, StreamPosition, apply_user_events
 
 CONFLICT_ATTEMPTS = 3
 
@@ -47,6 +47,7 @@ class StreamRecord:
 class BatchOutcome:
     failed: set[str] = field(default_factory=set)  # sequence numbers to report as batch item failures
     applied: int = 0
+    attributed: int = 0  # applied events that carried a recommendation_id
     skipped: int = 0
     dead_lettered: int = 0
     writes: int = 0
@@ -113,12 +114,13 @@ def process_batch(
         if known_failure is not None and first.sequence_number > known_failure:
             continue
         try:
-            applied, skipped, writes, conflicts = _apply_user(store, user_id, events, half_life_days, now)
+            update, writes, conflicts = _apply_user(store, user_id, events, half_life_days, now)
         except TransientFailure:
             fail_from(first)
             continue
-        outcome.applied += applied
-        outcome.skipped += skipped
+        outcome.applied += update.applied  # 0 when nothing changed (then nothing was written)
+        outcome.attributed += update.attributed
+        outcome.skipped += update.skipped
         outcome.writes += writes
         outcome.conflicts += conflicts
 
@@ -135,7 +137,9 @@ def _apply_user(
     events: list[PositionedEvent],
     half_life_days: float,
     now: float,
-) -> tuple[int, int, int, int]:
+) -> tuple[ProfileUpdate, int, int]:
+    """The update that was saved (or found to change nothing), the writes made (0 or 1), and the
+    conditional-write conflicts retried on the way."""
     conflicts = 0
     for _ in range(CONFLICT_ATTEMPTS):
         stored = store.load(user_id)
@@ -143,11 +147,11 @@ def _apply_user(
             stored.state if stored else None, user_id, events, now=now, half_life_days=half_life_days
         )
         if not update.changed:
-            return 0, update.skipped, 0, conflicts
+            return update, 0, conflicts
         try:
             store.save(update, expected_version=stored.version if stored else None)
         except StoreConflict:
             conflicts += 1
             continue
-        return update.applied, update.skipped, 1, conflicts
+        return update, 1, conflicts
     raise TransientFailure(f"profile of {user_id} kept changing under {CONFLICT_ATTEMPTS} attempts")
