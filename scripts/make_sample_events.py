@@ -19,7 +19,8 @@ T0 = 1_717_243_200  # 2024-06-01T12:00:00Z
 
 
 def kinesis_batch() -> dict[str, object]:
-    """A realistic batch: two shoppers, a movie fan, a duplicate, and two records that must be dead-lettered."""
+    """A realistic batch: two shoppers, a movie fan rating what a recommendation showed her, a duplicate,
+    and two records that must be dead-lettered."""
     events: list[object] = [
         {
             "event_id": "a-1",
@@ -100,6 +101,7 @@ def kinesis_batch() -> dict[str, object]:
             "item_id": "movie-50",
             "value": 5,
             "item": {"category": ["Action", "Sci-Fi"], "title": "Star Wars (1977)"},
+            "recommendation_id": "6f1c2a9e-8d41-4b7a-9c3e-2f5d7b1a0c44",  # from a recommendations response
         },
         {
             "event_id": "c-1",
@@ -109,6 +111,7 @@ def kinesis_batch() -> dict[str, object]:
             "item_id": "movie-50",
             "value": 5,
             "item": {"category": ["Action", "Sci-Fi"], "title": "Star Wars (1977)"},
+            "recommendation_id": "6f1c2a9e-8d41-4b7a-9c3e-2f5d7b1a0c44",  # from a recommendations response
         },
         {"event_id": "x-1", "event_type": "teleport", "user_id": "mallory", "timestamp": T0},
         "this is not JSON",

@@ -36,6 +36,7 @@ def test_kinesis_batch_drives_the_updater(aws_stack: AwsStack) -> None:
         assert response["statusCode"] == 200, response
     carol = json.loads(api(event, aws_stack.context("ApiFunction"))["body"])
     assert carol["behavior"]["counts"] == {"rate": 1}  # the duplicate event_id was applied once
+    assert carol["behavior"]["from_recommendations"] == {"rate": 1}  # attributed to the response, once
 
 
 def promote_model_knowing_the_sample_items(aws_stack: AwsStack) -> None:
