@@ -46,7 +46,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         )
         for r in batch.Records
     ]
-    outcome = process_batch(records, store, dead_letters, half_life_days=settings.decay_half_life_days)
+    outcome = process_batch(
+        records,
+        store,
+        dead_letters,
+        half_life_days=settings.decay_half_life_days,
+        impressions_tracked=settings.ad_impressions_tracked,
+    )
     metrics.add_metric(name="EventsApplied", unit=MetricUnit.Count, value=outcome.applied)
     metrics.add_metric(name="EventsFromRecommendations", unit=MetricUnit.Count, value=outcome.attributed)
     metrics.add_metric(name="EventsSkippedAsDuplicates", unit=MetricUnit.Count, value=outcome.skipped)

@@ -178,3 +178,12 @@ def test_events_that_came_from_a_recommendation_are_counted_once_and_shown_in_th
     again = run(store, records([clicked, bought]) + records([clicked], first_seq=9))
     assert (again.applied, again.attributed) == (0, 0)
     assert store.profile("u1").public_view()["behavior"]["from_recommendations"] == {"click": 1, "purchase": 1}
+
+
+def test_a_deployment_without_impressions_does_not_flag_ad_clickers() -> None:
+    clicks = [event(i * 3600, "u1", "ad_click") for i in range(4)]
+    tracked, untracked = MemoryProfileStore(), MemoryProfileStore()
+    run(tracked, records(clicks))
+    process_batch(records(clicks), untracked, MemoryDeadLetters(), 14, now=NOW, impressions_tracked=False)
+    assert tracked.profile("u1").risk.flags == ["ad_clicks_without_impressions"]
+    assert untracked.profile("u1").risk.flags == []

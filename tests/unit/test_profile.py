@@ -30,9 +30,10 @@ def make(i: int, kind: str = "view", t: float = T0, **fields):
     return parse_event(base, now=NOW)
 
 
-def fold(events, state=None, shard="s-0"):
+def fold(events, state=None, shard="s-0", impressions_tracked=True):
     items = [PositionedEvent(e, StreamPosition(shard, n + 1)) for n, e in enumerate(events)]
-    return apply_user_events(state, "u", items, now=NOW, half_life_days=14).state.profile
+    update = apply_user_events(state, "u", items, now=NOW, half_life_days=14, impressions_tracked=impressions_tracked)
+    return update.state.profile
 
 
 def test_behaviour_counts_spend_and_cart() -> None:
@@ -174,6 +175,19 @@ def test_profiles_stored_before_per_second_counts_still_load() -> None:
     loaded = load_state(json.dumps(doc))
     assert loaded.profile.risk.seconds == loaded.profile.risk.per_second == []
     assert loaded.profile.risk.peak_events_per_minute == 1
+
+
+def test_ad_clicks_without_impressions_count_only_where_impressions_are_tracked() -> None:
+    # five ad clicks over a day, no impressions: suspicious if producers send impressions, normal if not
+    clicks = [make(i, "ad_click", T0 + i * 3 * 3600, item_id=f"ad{i}") for i in range(5)]
+    assert fold(clicks).risk.flags == ["ad_clicks_without_impressions"]
+    assert "risk_flagged" in fold(clicks).segments
+    untracked = fold(clicks, impressions_tracked=False)
+    assert untracked.risk.flags == [] and untracked.risk.score == 0.0
+    assert "risk_flagged" not in untracked.segments
+    # the other rules still apply without impressions: a click burst is flagged for velocity
+    burst = [make(i, "ad_click", T0 + i * 0.2, item_id=f"ad{i}") for i in range(150)]
+    assert fold(burst, impressions_tracked=False).risk.flags == ["high_velocity"]
 
 
 def test_new_account_high_value_purchase_is_flagged() -> None:

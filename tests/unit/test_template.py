@@ -42,6 +42,14 @@ def test_every_environment_variable_is_a_setting() -> None:
         assert name.startswith("POWERTOOLS_") or name in aliases, name
 
 
+def test_ad_impressions_tracked_is_a_template_parameter_read_as_a_boolean() -> None:
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["AD_IMPRESSIONS_TRACKED"] == {"Ref": "AdImpressionsTracked"}
+    assert TEMPLATE["Parameters"]["AdImpressionsTracked"]["Default"] == "true"
+    assert Settings.model_validate({}).ad_impressions_tracked is True
+    assert Settings.model_validate({"AD_IMPRESSIONS_TRACKED": "false"}).ad_impressions_tracked is False
+
+
 def test_iam_statements_name_their_resources() -> None:
     text = (ROOT / "template.yaml").read_text()
     assert not re.search(r"Resource:\s*['\"]?\*['\"]?\s*$", text, re.M)

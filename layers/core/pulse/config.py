@@ -20,6 +20,8 @@ class Settings(BaseModel):
     dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
     decay_half_life_days: float = Field(14.0, gt=0, alias="DECAY_HALF_LIFE_DAYS")
     model_refresh_seconds: float = Field(30.0, gt=0, alias="MODEL_REFRESH_SECONDS")
+    # producers send ad_impression events: only then are ad clicks without impressions a risk signal
+    ad_impressions_tracked: bool = Field(True, alias="AD_IMPRESSIONS_TRACKED")
     region: str = Field("us-east-1", alias="AWS_REGION")
     # Set only on the local stack (moto); on AWS the SDK's default endpoints are used.
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")

@@ -3,7 +3,8 @@
 Rules (documented in the README, section "Risk rules"):
 - ``high_velocity``: 120 or more events within 60 consecutive seconds of event time (2 per second,
   sustained), over a sliding window, so a burst that straddles a clock minute counts in full.
-- ``ad_clicks_without_impressions``: at least 3 ad clicks and more ad clicks than ad impressions.
+- ``ad_clicks_without_impressions``: at least 3 ad clicks and more ad clicks than ad impressions
+  (only where producers send ``ad_impression`` events: ``impressions_tracked``).
 - ``implausible_ctr``: at least 10 ad impressions and a click-through rate of 50 % or more.
 - ``new_account_high_value``: a purchase worth 1,000 or more within an hour of the account's first
   event (or its ``signup_at`` trait).
@@ -68,14 +69,15 @@ def busiest_window(seconds: list[int], counts: list[int], width: int = VELOCITY_
     return best
 
 
-def assess(profile: UserProfile) -> RiskState:
-    """Recompute the flags and score from the counters (in place; returns the state)."""
+def assess(profile: UserProfile, impressions_tracked: bool = True) -> RiskState:
+    """Recompute the flags and score from the counters (in place; returns the state).
+    ``impressions_tracked`` is False for a deployment whose producers never send ``ad_impression``."""
     risk, counts = profile.risk, profile.behavior.counts
     impressions, clicks = counts.get("ad_impression", 0), counts.get("ad_click", 0)
     flags = []
     if risk.peak_events_per_minute >= VELOCITY_PER_MINUTE:
         flags.append("high_velocity")
-    if clicks >= 3 and clicks > impressions:
+    if impressions_tracked and clicks >= 3 and clicks > impressions:
         flags.append("ad_clicks_without_impressions")
     if impressions >= 10 and clicks / impressions >= 0.5:
         flags.append("implausible_ctr")

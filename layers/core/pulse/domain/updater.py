@@ -85,6 +85,7 @@ def apply_user_events(
     events: Sequence[PositionedEvent],
     now: float,
     half_life_days: float,
+    impressions_tracked: bool = True,
 ) -> ProfileUpdate:
     """Fold ``events`` (one user's, in stream order) into ``state``, in place, and return the update.
 
@@ -117,7 +118,7 @@ def apply_user_events(
                 state.applied[pos.shard_id] = str(pos.sequence_number)
     del state.recent_event_ids[:-MAX_EVENT_IDS]
     if update.applied:
-        risk.assess(profile)
+        risk.assess(profile, impressions_tracked)
         profile.segments = segments.evaluate(profile)
         profile.version += 1
         profile.updated_at = max(now, profile.updated_at)

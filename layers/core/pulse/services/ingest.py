@@ -66,6 +66,7 @@ def process_batch(
     dead_letters: DeadLetterSink,
     half_life_days: float,
     now: float | None = None,
+    impressions_tracked: bool = True,
 ) -> BatchOutcome:
     now = time.time() if now is None else now
     outcome = BatchOutcome()
@@ -114,7 +115,7 @@ def process_batch(
         if known_failure is not None and first.sequence_number > known_failure:
             continue
         try:
-            update, writes, conflicts = _apply_user(store, user_id, events, half_life_days, now)
+            update, writes, conflicts = _apply_user(store, user_id, events, half_life_days, now, impressions_tracked)
         except TransientFailure:
             fail_from(first)
             continue
@@ -137,6 +138,7 @@ def _apply_user(
     events: list[PositionedEvent],
     half_life_days: float,
     now: float,
+    impressions_tracked: bool,
 ) -> tuple[ProfileUpdate, int, int]:
     """The update that was saved (or found to change nothing), the writes made (0 or 1), and the
     conditional-write conflicts retried on the way."""
@@ -144,7 +146,12 @@ def _apply_user(
     for _ in range(CONFLICT_ATTEMPTS):
         stored = store.load(user_id)
         update = apply_user_events(
-            stored.state if stored else None, user_id, events, now=now, half_life_days=half_life_days
+            stored.state if stored else None,
+            user_id,
+            events,
+            now=now,
+            half_life_days=half_life_days,
+            impressions_tracked=impressions_tracked,
         )
         if not update.changed:
             return update, 0, conflicts
