@@ -101,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train, evaluate and publish a model version")
-    t.add_argument("--events", required=True, help="JSON Lines event log (gzip allowed), local path or s3://")
+    t.add_argument(
+        "--events",
+        required=True,
+        help="JSON Lines event log (gzip allowed): a file or a directory, local or s3:// (a prefix ends in /)",
+    )
     t.add_argument("--bucket", default=os.environ.get("MODEL_BUCKET", LOCAL_BUCKET))
     t.add_argument("--no-publish", dest="bucket", action="store_const", const=None)
     t.add_argument("--promote", action="store_true")

@@ -1,10 +1,11 @@
-"""Event logs in the contract's format: JSON Lines, optionally gzip, from a local path or ``s3://``."""
+"""Event logs in the contract's format: JSON Lines, optionally gzip, from a local path or ``s3://``; a log
+may be one file or every file under a local directory or an ``s3://`` prefix (one ending in ``/``)."""
 
 from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,44 @@ from pulse.domain.events import BehaviorEvent, InvalidEvent, parse_event
 from training.table import EventTable, TableBuilder
 
 
+def parts(source: str, s3: Any = None) -> list[str]:
+    """The files a log is made of: itself, or, for a local directory or an ``s3://`` URL ending in ``/``
+    (a prefix such as a Firehose archive writes), every non-empty file below it in name order."""
+    if source.startswith("s3://"):
+        url = urlparse(source)
+        prefix = url.path.lstrip("/")
+        if prefix and not prefix.endswith("/"):
+            return [source]
+        keys = []
+        for page in _s3(s3).get_paginator("list_objects_v2").paginate(Bucket=url.netloc, Prefix=prefix):
+            keys += [o["Key"] for o in page.get("Contents", []) if o["Size"] > 0 and not o["Key"].endswith("/")]
+        found = [f"s3://{url.netloc}/{key}" for key in sorted(keys)]
+    else:
+        path = Path(source)
+        if not path.is_dir():
+            return [source]
+        found = [
+            str(p)
+            for p in sorted(path.rglob("*"))
+            if p.is_file() and p.stat().st_size > 0 and not any(x.startswith(".") for x in p.relative_to(path).parts)
+        ]
+    if not found:
+        raise FileNotFoundError(f"no event log files under {source}")
+    return found
+
+
+def _s3(s3: Any) -> Any:
+    if s3 is None:
+        import boto3
+
+        s3 = boto3.client("s3")
+    return s3
+
+
 def _open(source: str, s3: Any = None) -> io.BufferedReader | Any:
     if source.startswith("s3://"):
         url = urlparse(source)
-        if s3 is None:
-            import boto3
-
-            s3 = boto3.client("s3")
-        body = s3.get_object(Bucket=url.netloc, Key=url.path.lstrip("/"))["Body"].read()
+        body = _s3(s3).get_object(Bucket=url.netloc, Key=url.path.lstrip("/"))["Body"].read()
         raw: Any = io.BytesIO(body)
     else:
         raw = Path(source).open("rb")  # noqa: SIM115 - closed by the caller's with-block
@@ -30,18 +61,25 @@ def _open(source: str, s3: Any = None) -> io.BufferedReader | Any:
     return gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
 
 
+def _lines(source: str, s3: Any = None) -> Generator[bytes, None, None]:
+    """Every line of the log, its files one after another (line numbers run on across files)."""
+    for part in parts(source, s3):
+        with _open(part, s3) as fh:
+            for line in fh:
+                yield line if line.endswith(b"\n") else line + b"\n"  # a file may lack its last newline
+
+
 def _parsed(source: str, s3: Any, now: float, errors: list[tuple[int, str]]) -> Iterator[tuple[int, BehaviorEvent]]:
     """``(line number, event)`` for every valid line; ``(line number, reason)`` into ``errors`` otherwise."""
-    with _open(source, s3) as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                event = parse_event(line.rstrip(b"\r\n"), now=now)
-            except InvalidEvent as exc:
-                errors.append((number, exc.reason))
-                continue
-            yield number, event
+    for number, line in enumerate(_lines(source, s3), start=1):
+        if not line.strip():
+            continue
+        try:
+            event = parse_event(line.rstrip(b"\r\n"), now=now)
+        except InvalidEvent as exc:
+            errors.append((number, exc.reason))
+            continue
+        yield number, event
 
 
 def read_events(source: str, s3: Any = None, now: float = 4e9) -> tuple[list[BehaviorEvent], list[tuple[int, str]]]:
@@ -53,8 +91,7 @@ def read_events(source: str, s3: Any = None, now: float = 4e9) -> tuple[list[Beh
 
 
 def iter_lines(source: str, s3: Any = None) -> Iterator[bytes]:
-    with _open(source, s3) as fh:
-        yield from (line for line in fh if line.strip())
+    yield from (line for line in _lines(source, s3) if line.strip())
 
 
 @dataclass
@@ -71,12 +108,13 @@ class FileSource:
         if not wanted:
             return out
         last = max(wanted)
-        with _open(self.source, self.s3) as fh:
-            for number, line in enumerate(fh, start=1):
-                if number in wanted:
-                    out[number] = parse_event(line.rstrip(b"\r\n"), now=self.now)
-                if number >= last:
-                    break
+        lines = _lines(self.source, self.s3)
+        for number, line in enumerate(lines, start=1):
+            if number in wanted:
+                out[number] = parse_event(line.rstrip(b"\r\n"), now=self.now)
+            if number >= last:
+                break
+        lines.close()  # closes the file being read
         return out
 
 

@@ -189,3 +189,24 @@ def test_train_command_reads_an_s3_log_in_columns_and_publishes(aws_stack: AwsSt
     # the evaluation replayed profiles from events fetched again from S3 by line number
     assert manifest["trained_on"]["evaluated_users"] == 40
     assert manifest["metrics"]["protocol_a"]["test"]["users"] == 40
+
+
+def test_an_s3_prefix_is_read_as_one_log_across_its_objects(aws_stack: AwsStack) -> None:
+    import gzip
+
+    from tests.modelkit import synthetic_events
+    from training.eventlog import read_events, read_table
+
+    s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
+    lines = [e.model_dump_json(exclude_none=True) for e in synthetic_events()]
+    # an archive's layout: a folder marker, then gzip parts in time order
+    s3.put_object(Bucket=bucket, Key="archive/", Body=b"")
+    s3.put_object(Bucket=bucket, Key="archive/2024/06/01/part-b.gz", Body=gzip.compress("\n".join(lines[60:]).encode()))
+    s3.put_object(Bucket=bucket, Key="archive/2024/06/01/part-a.gz", Body=gzip.compress("\n".join(lines[:60]).encode()))
+    table, errors = read_table(f"s3://{bucket}/archive/", s3=s3)
+    events, _ = read_events(f"s3://{bucket}/archive/", s3=s3)
+    assert table.n_events == len(events) == len(lines) and errors == []
+    assert [e.event_id for e in table.events_of(["u3"])["u3"]] == [e.event_id for e in events if e.user_id == "u3"]
+    # one object is still one object
+    single, _ = read_events(f"s3://{bucket}/archive/2024/06/01/part-a.gz", s3=s3)
+    assert len(single) == 60

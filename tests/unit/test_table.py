@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.modelkit import Params, synthetic_events, train
 from training import models
@@ -73,3 +74,26 @@ def test_transitions_stay_inside_each_users_sequence_and_held_out_items() -> Non
     idx, w = models.transitions(user, item, keep, n_items=5, n=3, window=2)
     assert idx[1].tolist() == [2, 3, -1]
     np.testing.assert_allclose(w[1, :2], [1 / 1.5, 0.5 / 1.5], rtol=1e-6)
+
+
+def test_a_log_may_be_every_file_under_a_directory(tmp_path: Path) -> None:
+    # Given a log split in two files, one gzip and one plain (as an archive writes them), and a hidden file
+    events = synthetic_events(users=8, per_user=6)
+    half = len(events) // 2
+    (tmp_path / "logs" / "2024").mkdir(parents=True)
+    _write_log(events[:half], tmp_path / "logs" / "2024" / "part-1.jsonl.gz", garbage_at=2)
+    plain = tmp_path / "logs" / "2024" / "part-2.jsonl"
+    plain.write_text("\n".join(e.model_dump_json(exclude_none=True) for e in events[half:]))  # no last newline
+    (tmp_path / "logs" / ".part-3.tmp").write_text("not an event\n")
+    # When the directory is read
+    table, errors = read_table(str(tmp_path / "logs"))
+    listed, _ = read_events(str(tmp_path / "logs"))
+    # Then every event of both files is there, line numbers run on across files, and refetching works
+    assert table.n_events == len(listed) == len(events)
+    assert [n for n, _ in errors] == [3]
+    assert table.ref.max() == len(events) + 1
+    fetched = table.events_of(["u1"])["u1"]
+    assert [e.event_id for e in fetched] == [e.event_id for e in listed if e.user_id == "u1"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no event log files"):
+        read_events(str(tmp_path / "empty"))
