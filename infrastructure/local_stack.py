@@ -27,6 +27,7 @@ import boto3
 from botocore.config import Config
 
 from infrastructure.api_gateway import LocalApi
+from infrastructure.archive import FirehoseArchive
 from infrastructure.functions import FunctionSpec, FunctionWorker, function_specs
 from infrastructure.kinesis_source import KinesisEventSource
 from infrastructure.resources import create_all
@@ -48,6 +49,7 @@ class LocalStackConfig:
     parameters: dict[str, Any] = field(default_factory=dict)
     start_moto: bool = True  # False: use an AWS endpoint that is already running at aws_port
     function_log: Path | None = None  # functions' logs go here instead of the console
+    archive_seconds: float = 1.0  # the event archive's buffer (300 s on AWS): readable at once locally
 
     @property
     def endpoint(self) -> str:
@@ -63,6 +65,7 @@ class LocalStack:
         self.moto: Any = None
         self.workers: dict[str, FunctionWorker] = {}
         self.sources: list[KinesisEventSource] = []
+        self.archives: list[FirehoseArchive] = []
         self.api = LocalApi(stage=str(self.stack.parameters.get("Stage", "prod")), api_key=self.config.api_key)
         self.httpd: Any = None
         self.specs: dict[str, FunctionSpec] = {}
@@ -121,6 +124,25 @@ class LocalStack:
                         destination_url=destination,
                     )
                 )
+        for logical_id in self.stack.resource_specs("AWS::KinesisFirehose::DeliveryStream"):
+            self.archives.append(
+                FirehoseArchive(
+                    self.stack.resources[logical_id].ref,
+                    self.stack.properties(logical_id),
+                    self.client("kinesis"),
+                    self.client("s3"),
+                    self.config.archive_seconds,
+                )
+            )
+        for archive in self.archives:
+            thread = threading.Thread(
+                target=archive.run,
+                args=(self._stop, self.config.poll_interval),
+                daemon=True,
+                name=f"archive-{archive.name}",
+            )
+            thread.start()
+            self._threads.append(thread)
         for mapping in self.sources:
             thread = threading.Thread(
                 target=mapping.run,

@@ -22,6 +22,8 @@ DATA_TYPES = (
     "AWS::DynamoDB::Table",
     "AWS::S3::Bucket",
     "AWS::Logs::LogGroup",
+    "AWS::IAM::Role",
+    "AWS::KinesisFirehose::DeliveryStream",  # after the stream, bucket and role it names
 )
 HOSTED_TYPES = ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion", "AWS::Serverless::Api")
 
@@ -39,6 +41,8 @@ def create_all(stack: Stack, clients: ClientFactory) -> dict[str, PhysicalResour
         "AWS::DynamoDB::Table": _table,
         "AWS::S3::Bucket": _bucket,
         "AWS::Logs::LogGroup": _log_group,
+        "AWS::IAM::Role": _role,
+        "AWS::KinesisFirehose::DeliveryStream": _delivery_stream,
     }
     for type_ in DATA_TYPES:
         for logical_id in stack.resource_specs(type_):
@@ -187,6 +191,32 @@ def _log_group(stack: Stack, logical_id: str, clients: ClientFactory) -> Physica
         logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
     arn = _arn(stack, "logs", f"log-group:{name}")
     return PhysicalResource(logical_id, "AWS::Logs::LogGroup", name, {"Arn": arn})
+
+
+def _role(stack: Stack, logical_id: str, clients: ClientFactory) -> PhysicalResource:
+    props, name = stack.properties(logical_id), physical_name(stack, logical_id)
+    iam = clients("iam")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))
+    arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+    for policy in props.get("Policies", []):
+        iam.put_role_policy(
+            RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+        )
+    return PhysicalResource(logical_id, "AWS::IAM::Role", name, {"Arn": arn})
+
+
+def _delivery_stream(stack: Stack, logical_id: str, clients: ClientFactory) -> PhysicalResource:
+    """Created in moto as declared; moto does not deliver, so the local stack runs
+    ``infrastructure.archive`` for it."""
+    props, name = stack.properties(logical_id), physical_name(stack, logical_id)
+    clients("firehose").create_delivery_stream(
+        DeliveryStreamName=name,
+        DeliveryStreamType=props["DeliveryStreamType"],
+        KinesisStreamSourceConfiguration=props["KinesisStreamSourceConfiguration"],
+        ExtendedS3DestinationConfiguration=props["ExtendedS3DestinationConfiguration"],
+    )
+    arn = _arn(stack, "firehose", f"deliverystream/{name}")
+    return PhysicalResource(logical_id, "AWS::KinesisFirehose::DeliveryStream", name, {"Arn": arn})
 
 
 def _hosted(stack: Stack, logical_id: str, type_: str) -> PhysicalResource:

@@ -1,6 +1,7 @@
 """The local stack end to end: HTTP in, Kinesis through the updater, profile out."""
 
 import json
+import re
 import time
 import uuid
 
@@ -87,3 +88,31 @@ def test_kinesis_record_goes_through_the_updater_to_dynamodb(local_stack: LocalS
 
     msgs = wait_for(letters)
     assert msgs and any("not UTF-8 JSON" in json.loads(m["Body"]).get("reason", "") for m in msgs)
+
+
+def test_events_on_the_stream_are_archived_as_a_training_log(local_stack: LocalStack) -> None:
+    # Given events posted over HTTP (so they reach the stream as producers put them)
+    from training.eventlog import read_events
+
+    user = f"archived-{uuid.uuid4().hex[:8]}"
+    events = [
+        {"event_id": str(uuid.uuid4()), "event_type": "view", "user_id": user, "timestamp": time.time() - n}
+        | {"item_id": f"i{n}"}
+        for n in range(3)
+    ]
+    assert requests.post(f"{local_stack.api_url}/events", json={"events": events}, timeout=30).json()["accepted"] == 3
+    bucket = local_stack.outputs()["ModelBucketName"]
+    s3 = local_stack.client("s3")
+
+    def archived():  # every record of the stream is archived, other tests' malformed ones too
+        read, _ = read_events(f"s3://{bucket}/events/", s3=s3)
+        return {e.event_id for e in read if e.user_id == user} == {e["event_id"] for e in events}
+
+    # Then the archive writes them under events/<yyyy/MM/dd/HH>/ as gzip JSON Lines the trainer reads
+    assert wait_for(lambda: _has_objects(s3, bucket) and archived()), "the events never reached the archive"
+    key = s3.list_objects_v2(Bucket=bucket, Prefix="events/")["Contents"][0]["Key"]
+    assert re.fullmatch(r"events/\d{4}/\d{2}/\d{2}/\d{2}/.+\.gz", key), key
+
+
+def _has_objects(s3, bucket: str) -> bool:
+    return s3.list_objects_v2(Bucket=bucket, Prefix="events/").get("KeyCount", 0) > 0

@@ -60,3 +60,20 @@ def test_functions_get_the_template_environment(aws_stack: AwsStack) -> None:
     assert env["PROFILES_TABLE"] == aws_stack.stack.resources["ProfilesTable"].ref
     assert env["DEAD_LETTER_QUEUE_URL"] == aws_stack.stack.resources["DeadLetterQueue"].ref
     assert env["POWERTOOLS_SERVICE_NAME"] == "pulse"
+
+
+def test_event_archive_reads_the_stream_into_the_bucket(aws_stack: AwsStack) -> None:
+    resources = aws_stack.stack.resources
+    name = resources["EventArchive"].ref
+    described = aws_stack.client("firehose").describe_delivery_stream(DeliveryStreamName=name)
+    stream = described["DeliveryStreamDescription"]
+    assert stream["DeliveryStreamType"] == "KinesisStreamAsSource"
+    assert (
+        stream["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"]
+        == resources["EventStream"].attributes["Arn"]
+    )
+    destination = stream["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert destination["BucketARN"] == resources["ModelBucket"].attributes["Arn"]
+    assert destination["RoleARN"] == resources["EventArchiveRole"].attributes["Arn"]
+    role = aws_stack.client("iam").get_role(RoleName=resources["EventArchiveRole"].ref)["Role"]
+    assert role["Arn"] == resources["EventArchiveRole"].attributes["Arn"]
