@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,22 +135,12 @@ class LocalStack:
                     self.config.archive_seconds,
                 )
             )
-        for archive in self.archives:
-            thread = threading.Thread(
-                target=archive.run,
-                args=(self._stop, self.config.poll_interval),
-                daemon=True,
-                name=f"archive-{archive.name}",
-            )
-            thread.start()
-            self._threads.append(thread)
-        for mapping in self.sources:
-            thread = threading.Thread(
-                target=mapping.run,
-                args=(self._stop, self.config.poll_interval),
-                daemon=True,
-                name=f"kinesis-{mapping.source.name}",
-            )
+        pollers: list[tuple[str, Callable[[threading.Event, float], None]]] = [
+            (f"archive-{a.name}", a.run) for a in self.archives
+        ]
+        pollers += [(f"kinesis-{m.source.name}", m.run) for m in self.sources]
+        for name, run in pollers:  # each polls the stream until stop()
+            thread = threading.Thread(target=run, args=(self._stop, self.config.poll_interval), daemon=True, name=name)
             thread.start()
             self._threads.append(thread)
         self.httpd = self.api.server(self.config.host, self.config.api_port)
