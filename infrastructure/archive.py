@@ -78,7 +78,7 @@ class FirehoseArchive:
                     self.first_buffered_at = time.monotonic()
 
     def due(self) -> bool:
-        if not self.buffer or self.first_buffered_at is None:
+        if self.first_buffered_at is None:  # None exactly when the buffer is empty
             return False
         return self.buffered_bytes >= self.max_bytes or time.monotonic() - self.first_buffered_at >= self.buffer_seconds
 
