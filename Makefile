@@ -6,7 +6,7 @@ PY := $(BIN)/python
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 
-.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench events openapi train promote rollback movielens clean
+.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench events openapi train promote rollback movielens clean dead-letters replay-dead-letters
 
 help:
 	@echo "make demo   - the whole product on MovieLens-100K on the local stack (SERVE=1 keeps it running)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - profile updater benchmark; make bench-api - scoring latency, cold start, memory"
 	@echo "make train EVENTS=<log> [BUCKET=<name>] [PROMOTE=1] - train, evaluate, publish (local stack by default)"
 	@echo "make promote VERSION=<v> [FORCE=1] / make rollback - serve a version / the previous one"
+	@echo "make dead-letters / make replay-dead-letters [REASON=<text>] [DRY_RUN=1] [STACK=<name>] - inspect / replay"
 
 $(VENV)/.installed: requirements.txt layers/core/requirements.txt
 	test -x $(PY) || $$(scripts/find_python.sh) -m venv $(VENV)
@@ -105,6 +106,14 @@ promote: venv
 
 rollback: venv
 	$(AWS_ENV) $(PY) -m training rollback --bucket "$(BUCKET)"
+
+# the dead-letter queue: list it (changes nothing), or put its records back on the stream
+DL_WHERE = $(if $(STACK),--stack "$(STACK)")
+dead-letters: venv
+	$(AWS_ENV) $(PY) -m scripts.dead_letters $(DL_WHERE) list
+
+replay-dead-letters: venv
+	$(AWS_ENV) $(PY) -m scripts.dead_letters $(DL_WHERE) replay $(if $(REASON),--reason "$(REASON)") $(if $(DRY_RUN),--dry-run)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -116,3 +116,43 @@ def test_events_on_the_stream_are_archived_as_a_training_log(local_stack: LocalS
 
 def _has_objects(s3, bucket: str) -> bool:
     return s3.list_objects_v2(Bucket=bucket, Prefix="events/").get("KeyCount", 0) > 0
+
+
+def test_a_dead_letter_is_listed_and_replayed_onto_the_stream_by_the_cli(local_stack, monkeypatch, capsys) -> None:
+    # Given an event whose producer's clock ran 5 minutes and 3 seconds ahead: the updater dead-letters it
+    from scripts import dead_letters
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_stack.config.endpoint)
+    outputs = local_stack.outputs()
+    where = ["--queue-url", outputs["DeadLetterQueueUrl"], "--stream", outputs["EventStreamName"]]
+    user = f"late-{uuid.uuid4().hex[:8]}"
+    ahead = time.time() + 303
+    event = {"event_id": "a1", "event_type": "like", "user_id": user, "timestamp": ahead, "item_id": "i9"}
+    local_stack.client("kinesis").put_record(
+        StreamName=outputs["EventStreamName"], Data=json.dumps(event).encode(), PartitionKey=user
+    )
+
+    def listed() -> list[dict]:
+        capsys.readouterr()
+        assert dead_letters.main([*where, "list", "--json"]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        return [r for r in rows if r["partition_key"] == user]
+
+    # When it is listed (which leaves it in the queue)
+    rows = wait_for(listed, timeout=30)
+    assert rows and "ahead of the processor's clock" in rows[0]["reason"] and json.loads(rows[0]["payload"]) == event
+    assert listed() == rows
+
+    # And replayed once the clock has caught up
+    time.sleep(max(0.0, ahead - 300 - time.time() + 0.5))
+    assert dead_letters.main([*where, "replay", "--reason", "ahead of"]) == 0
+    assert "replayed 1 records from 1 letters" in capsys.readouterr().out
+
+    # Then the event reaches the profile through the stream, and the letter is gone
+    def profile():
+        r = requests.get(f"{local_stack.api_url}/users/{user}/profile", timeout=30)
+        return r.json() if r.status_code == 200 else None
+
+    found = wait_for(profile)
+    assert found is not None and found["behavior"]["counts"] == {"like": 1}
+    assert listed() == []
