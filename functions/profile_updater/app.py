@@ -19,7 +19,10 @@ from pulse.services.ingest import StreamRecord, process_batch, shard_of
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+# A batch whose every record failed (DynamoDB throttled from its first record on) is reported as item
+# failures like any other, not raised: an error would make Lambda bisect the batch and hit the throttled
+# table with more invocations, and count a transient condition as a function error.
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
 
 settings = get_settings()
 store = DynamoProfileStore(settings)

@@ -199,6 +199,19 @@ def test_throttled_write_makes_that_shard_resume_from_the_right_record(aws_stack
         assert status == 200 and body["behavior"]["counts"] == {"view": 3} and body["version"] == 1
 
 
+def test_a_batch_failing_from_its_first_record_is_reported_not_raised(aws_stack, updater) -> None:
+    # Given DynamoDB throttling the only user of a batch: every record fails transiently
+    module = updater.module
+    module.store = ThrottlingStore(module.store, user="ann", times=1)
+    event = kinesis_event([ev(i, "ann") for i in range(3)])
+    # Then the handler reports every record as an item failure (Lambda retries the batch as it is)
+    # instead of raising, which would be a function error and make Lambda bisect the batch
+    result = updater(event)
+    assert result["batchItemFailures"] == [{"itemIdentifier": r["kinesis"]["sequenceNumber"]} for r in event["Records"]]
+    assert updater(event) == {"batchItemFailures": []}
+    assert profile(Api(aws_stack), "ann")[1]["behavior"]["counts"] == {"view": 3}
+
+
 def test_segment_membership_follows_users_in_and_out(aws_stack, updater) -> None:
     api = Api(aws_stack)
     updater(kinesis_event([ev(1, "dan", "add_to_cart"), ev(2 * 3600, "dan", "view")]))
