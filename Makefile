@@ -38,6 +38,7 @@ format: venv
 typecheck: venv
 	$(BIN)/mypy layers/core/pulse functions/profile_updater functions/api infrastructure scripts training
 	$(BIN)/mypy functions/collector
+	$(BIN)/mypy functions/segment_refresher
 
 validate: venv
 	$(BIN)/sam validate --lint --region us-east-1

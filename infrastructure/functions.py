@@ -52,6 +52,29 @@ class ApiRoute:
     api_key_required: bool
 
 
+RATE_UNITS = {"minute": 60.0, "minutes": 60.0, "hour": 3600.0, "hours": 3600.0, "day": 86400.0, "days": 86400.0}
+
+
+@dataclass
+class ScheduleSource:
+    """A ``Schedule`` event: EventBridge invokes the function every ``period_seconds``."""
+
+    name: str
+    expression: str
+    period_seconds: float
+
+
+def rate_seconds(expression: str) -> float:
+    """``rate(5 minutes)`` -> 300.0. Cron expressions are not emulated locally (ValueError)."""
+    inner = expression.strip()
+    if not (inner.startswith("rate(") and inner.endswith(")")):
+        raise ValueError(f"only rate(...) schedules run locally, not {expression!r}")
+    value, _, unit = inner[5:-1].strip().partition(" ")
+    if unit.strip() not in RATE_UNITS or not value.isdigit() or int(value) < 1:
+        raise ValueError(f"not a rate expression: {expression!r}")
+    return int(value) * RATE_UNITS[unit.strip()]
+
+
 @dataclass
 class FunctionSpec:
     logical_id: str
@@ -63,6 +86,7 @@ class FunctionSpec:
     environment: dict[str, str]
     kinesis_sources: list[KinesisSource] = field(default_factory=list)
     routes: list[ApiRoute] = field(default_factory=list)
+    schedules: list[ScheduleSource] = field(default_factory=list)
 
     @property
     def module_file(self) -> Path:
@@ -116,6 +140,9 @@ def function_specs(stack: Stack, local_env: dict[str, str] | None = None) -> dic
                         parallelization=int(ev.get("ParallelizationFactor", 1)),
                     )
                 )
+            elif event["Type"] == "Schedule":
+                expression = str(ev["Schedule"])
+                spec.schedules.append(ScheduleSource(event_name, expression, rate_seconds(expression)))
             elif event["Type"] == "Api":
                 api_id = ev.get("RestApiId")
                 default = next(iter(api_auth.values()), False)

@@ -6,6 +6,7 @@ module hosts the functions itself:
   template created from the template (``infrastructure.resources``);
 - one worker process per function with the template's environment plus ``AWS_ENDPOINT_URL``;
 - each Kinesis event source delivered to its function as Lambda would (``kinesis_source``);
+- each ``Schedule`` event fired as EventBridge would, every 10 s locally (``schedule``);
 - the API on ``http://127.0.0.1:3000`` as API Gateway REST proxy events (``api_gateway``).
 
 Run it with ``make up`` (``python -m infrastructure.local_stack``); Ctrl-C stops everything.
@@ -32,7 +33,8 @@ from infrastructure.archive import FirehoseArchive
 from infrastructure.functions import FunctionSpec, FunctionWorker, function_specs
 from infrastructure.kinesis_source import KinesisEventSource
 from infrastructure.resources import create_all
-from infrastructure.template import Stack, load_template
+from infrastructure.schedule import LocalSchedule
+from infrastructure.template import ACCOUNT_ID, Stack, load_template
 
 log = logging.getLogger("pulse.local")
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
@@ -51,6 +53,8 @@ class LocalStackConfig:
     start_moto: bool = True  # False: use an AWS endpoint that is already running at aws_port
     function_log: Path | None = None  # functions' logs go here instead of the console
     archive_seconds: float = 1.0  # the event archive's buffer (300 s on AWS): readable at once locally
+    schedule_seconds: float | None = 10.0  # period of Schedule events (the template's rate when None)
+    fire_schedules: bool = True  # False: no Schedule event fires (a replay of history at its own clock)
 
     @property
     def endpoint(self) -> str:
@@ -67,6 +71,7 @@ class LocalStack:
         self.workers: dict[str, FunctionWorker] = {}
         self.sources: list[KinesisEventSource] = []
         self.archives: list[FirehoseArchive] = []
+        self.schedules: list[LocalSchedule] = []
         self.api = LocalApi(stage=str(self.stack.parameters.get("Stage", "prod")), api_key=self.config.api_key)
         self.httpd: Any = None
         self.specs: dict[str, FunctionSpec] = {}
@@ -109,6 +114,17 @@ class LocalStack:
             self.workers[logical_id] = worker
             for route in spec.routes:
                 self.api.add(route, worker.invoke)
+            for schedule in spec.schedules if self.config.fire_schedules else []:
+                self.schedules.append(
+                    LocalSchedule(
+                        schedule,
+                        spec.name,
+                        worker.invoke,
+                        self.config.region,
+                        ACCOUNT_ID,
+                        self.config.schedule_seconds,
+                    )
+                )
             for source in spec.kinesis_sources:
                 destination = None
                 if source.on_failure_arn:
@@ -139,6 +155,7 @@ class LocalStack:
             (f"archive-{a.name}", a.run) for a in self.archives
         ]
         pollers += [(f"kinesis-{m.source.name}", m.run) for m in self.sources]
+        pollers += [(f"schedule-{s.name}", s.run) for s in self.schedules]
         for name, run in pollers:  # each polls the stream until stop()
             thread = threading.Thread(target=run, args=(self._stop, self.config.poll_interval), daemon=True, name=name)
             thread.start()
@@ -191,6 +208,12 @@ def parse_args(argv: list[str] | None = None) -> LocalStackConfig:
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("PULSE_API_PORT", "3000")))
     parser.add_argument("--poll-interval", type=float, default=0.2, help="seconds between Kinesis polls")
     parser.add_argument(
+        "--schedule-seconds",
+        type=float,
+        default=10.0,
+        help="fire Schedule events this often (0: at the template's rate, as on AWS)",
+    )
+    parser.add_argument(
         "--api-key",
         default=os.environ.get("PULSE_LOCAL_API_KEY"),
         help="require this x-api-key on authenticated routes (default: not enforced)",
@@ -209,6 +232,7 @@ def parse_args(argv: list[str] | None = None) -> LocalStackConfig:
         aws_port=args.aws_port,
         api_port=args.api_port,
         poll_interval=args.poll_interval,
+        schedule_seconds=args.schedule_seconds or None,
         api_key=args.api_key,
         parameters=params,
     )

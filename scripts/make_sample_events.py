@@ -11,6 +11,7 @@ import json
 
 from infrastructure.api_gateway import BoundRoute, LocalApi, _compile
 from infrastructure.functions import ApiRoute
+from infrastructure.schedule import scheduled_event
 from infrastructure.template import ROOT
 
 EVENTS = ROOT / "events"
@@ -229,7 +230,13 @@ def main() -> None:
         target = EVENTS / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(api_event(path, method, concrete, query, body), indent=2) + "\n")
-    print(f"wrote {1 + len(API_SAMPLES)} sample events under {EVENTS}")
+    schedule = EVENTS / "segment_refresher" / "scheduled_event.json"
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    rule = "arn:aws:events:us-east-1:123456789012:rule/pulse-SegmentRefresherFunctionEvery"
+    event = scheduled_event(rule, "us-east-1", "123456789012", at=T0)
+    event["id"] = "5f4f3b1c-2d7e-4c55-9a1e-0d6b8e3f2a10"  # fixed, so the file does not change on every run
+    schedule.write_text(json.dumps(event, indent=2) + "\n")
+    print(f"wrote {2 + len(API_SAMPLES)} sample events under {EVENTS}")
 
 
 if __name__ == "__main__":

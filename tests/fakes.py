@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pulse.adapters.ports import (
     DeadLetter,
     DeadLetterSink,
+    DueProfiles,
     Page,
     ProfileStore,
     SegmentDirectory,
@@ -17,7 +18,7 @@ from pulse.adapters.ports import (
 from pulse.domain.updater import ProfileUpdate, dump_state, load_state
 
 
-class MemoryProfileStore(ProfileStore, SegmentDirectory):
+class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
     def __init__(self) -> None:
         self.items: dict[str, tuple[bytes, int]] = {}  # user -> (state json, version)
         self.members: dict[str, set[str]] = {}
@@ -48,6 +49,10 @@ class MemoryProfileStore(ProfileStore, SegmentDirectory):
         for users in self.members.values():
             users.discard(user_id)
         return found is not None
+
+    def due(self, now: float, limit: int) -> list[str]:
+        states = {user: load_state(blob) for user, (blob, _) in sorted(self.items.items())}
+        return [u for u, s in states.items() if s.due_at is not None and s.due_at <= now][:limit]
 
     def profile(self, user_id: str):
         stored = self.load(user_id)

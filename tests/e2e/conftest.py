@@ -25,7 +25,11 @@ def free_port() -> int:
 def local_stack() -> Iterator[LocalStack]:
     # moto's backends live in the process: each stack gets its own resource names
     config = LocalStackConfig(
-        aws_port=free_port(), api_port=free_port(), stack_name=f"pulse-e2e-{uuid.uuid4().hex[:6]}", poll_interval=0.1
+        aws_port=free_port(),
+        api_port=free_port(),
+        stack_name=f"pulse-e2e-{uuid.uuid4().hex[:6]}",
+        poll_interval=0.1,
+        schedule_seconds=1.0,
     )
     stack = LocalStack(config).start()
     try:

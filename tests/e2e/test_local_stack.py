@@ -156,3 +156,25 @@ def test_a_dead_letter_is_listed_and_replayed_onto_the_stream_by_the_cli(local_s
     found = wait_for(profile)
     assert found is not None and found["behavior"]["counts"] == {"like": 1}
     assert listed() == []
+
+
+def test_a_cart_left_alone_reaches_cart_abandoners_through_the_schedule(local_stack) -> None:
+    # Given a cart filled two hours ago and nothing since (the local stack fires schedules every second)
+    user = f"cart-{uuid.uuid4().hex[:8]}"
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "add_to_cart",
+        "user_id": user,
+        "timestamp": time.time() - 2 * 3600,
+        "item_id": "sku-9",
+    }
+    assert requests.post(f"{local_stack.api_url}/events", json={"events": [event]}, timeout=30).json()["accepted"] == 1
+
+    def audience() -> list[str]:
+        r = requests.get(f"{local_stack.api_url}/segments/cart_abandoners/users?limit=100", timeout=30)
+        return [u["user_id"] for u in r.json()["users"]] if r.status_code == 200 else []
+
+    # Then, with no further event, the scheduled refresher puts the user in the audience
+    assert wait_for(lambda: user in audience(), timeout=30), "the refresher never moved the cart"
+    profile = requests.get(f"{local_stack.api_url}/users/{user}/profile", timeout=30).json()
+    assert "cart_abandoners" in profile["segments"]

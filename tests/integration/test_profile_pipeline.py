@@ -3,6 +3,7 @@
 import base64
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -221,6 +222,33 @@ def test_segment_membership_follows_users_in_and_out(aws_stack, updater) -> None
     _, page = api("GET", "/segments/cart_abandoners/users", {"segment": "cart_abandoners"})
     assert page["users"] == []
     assert "cart_abandoners" not in profile(api, "dan")[1]["segments"]
+
+
+def test_the_scheduled_refresher_moves_a_silent_cart_into_cart_abandoners(aws_stack, updater) -> None:
+    # Given a cart filled 3 days ago (T0) with nothing since: the updater's write cannot know it is
+    # abandoned (1 hour has not passed at the latest event), so it records when that becomes due
+    api = Api(aws_stack)
+    plain = {"brand": "acme", "price": 2.0}  # no category: no fan segment fading meanwhile
+    updater(kinesis_event([ev(1, "eve", "add_to_cart", item=plain), ev(4, "kim", "purchase", value=2.0, item=plain)]))
+    assert "cart_abandoners" not in profile(api, "eve")[1]["segments"]
+    ddb = aws_stack.client("dynamodb")
+    table = aws_stack.env["PROFILES_TABLE"]
+    item = ddb.get_item(TableName=table, Key={"user_id": {"S": "eve"}})["Item"]
+    assert float(item["due_at"]["N"]) == T0 + 1 + 3600 + 1 and "due_shard" in item
+    # When the schedule invokes the refresher with its sample event (what `sam local invoke -e` sends)
+    sample = json.loads((Path(__file__).parents[2] / "events/segment_refresher/scheduled_event.json").read_text())
+    handler = aws_stack.handler("SegmentRefresherFunction")
+    result = handler(sample, aws_stack.context("SegmentRefresherFunction"))
+    # Then it found eve through the index (kim has nothing due before new_users ends on day 7)
+    assert (result["due"], result["refreshed"], result["joined"]) == (1, 1, 1)
+    status, page = api("GET", "/segments/cart_abandoners/users", {"segment": "cart_abandoners"})
+    assert status == 200 and [u["user_id"] for u in page["users"]] == ["eve"]
+    assert "cart_abandoners" in profile(api, "eve")[1]["segments"]
+    # And nothing else is due for either until new_users ends, 7 days after their first event
+    for user in ("eve", "kim"):
+        item = ddb.get_item(TableName=table, Key={"user_id": {"S": user}})["Item"]
+        assert float(item["due_at"]["N"]) > time.time() + 3 * 86400
+    assert handler(sample, aws_stack.context("SegmentRefresherFunction"))["due"] == 0
 
 
 def test_segment_audience_is_paginated_and_listed_with_counts(aws_stack, updater) -> None:

@@ -112,3 +112,26 @@ def test_sample_events_exist_for_every_route_and_function() -> None:
     api_routes = [r for r in specs["ApiFunction"].routes]
     assert len([f for f in files if f.startswith("api/")]) == len(api_routes)
     assert "collector/post_events.json" in files
+    assert "segment_refresher/scheduled_event.json" in files
+
+
+def test_segment_refresher_runs_on_a_schedule_over_a_sparse_due_index() -> None:
+    from pulse.adapters.dynamo import DUE_INDEX, ProfileRecord
+
+    spec = function_specs(offline_stack())["SegmentRefresherFunction"]
+    assert [s.period_seconds for s in spec.schedules] == [300.0]  # rate(5 minutes), the default
+    [index] = RESOURCES["ProfilesTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == DUE_INDEX == ProfileRecord.due_index.Meta.index_name
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["due_shard", "due_at"]
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    props = RESOURCES["SegmentRefresherFunction"]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == 1
+
+
+def test_schedule_rates_are_read_like_eventbridge_and_cron_is_refused_locally() -> None:
+    from infrastructure.functions import rate_seconds
+
+    assert rate_seconds("rate(1 minute)") == 60.0 and rate_seconds("rate(2 hours)") == 7200.0
+    for bad in ("cron(0 12 * * ? *)", "rate(0 minutes)", "rate(five minutes)", "rate(3 weeks)"):
+        with pytest.raises(ValueError):
+            rate_seconds(bad)

@@ -2,7 +2,10 @@
 
 Profiles table, one item per user:
   ``user_id`` (hash key), ``version`` (optimistic lock, equals the profile's version),
-  ``state`` (zlib-compressed JSON of ``ProfileState``: profile + idempotency state), ``updated_at``.
+  ``state`` (zlib-compressed JSON of ``ProfileState``: profile + idempotency state), ``updated_at``,
+  and, only while a segment membership is due to change with time, ``due_at`` and ``due_shard``: the
+  sparse index ``due`` (``due_shard`` hash, ``due_at`` range, keys only) lists those users by due time,
+  spread over ``DUE_SHARDS`` partitions so no one partition takes every write.
 Segments table, one item per (segment, user):
   ``segment`` (hash key), ``user_id`` (range key), ``joined_at``. The partition ``#families`` lists the
   generated segment names (``fan:<category>``) seen so far, so ``GET /segments`` needs no scan.
@@ -17,16 +20,19 @@ import binascii
 import json
 import time
 import zlib
+from binascii import crc32
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from pulse.adapters.ports import (
+    DueProfiles,
     Page,
     ProfileStore,
     SegmentDirectory,
@@ -39,8 +45,19 @@ from pulse.domain.segments import catalog
 from pulse.domain.updater import ProfileState, ProfileUpdate, dump_state, load_state
 
 FAMILIES_PARTITION = "#families"
+DUE_INDEX = "due"
+DUE_SHARDS = 16
 CONFLICT_CODES = {"ConditionalCheckFailedException"}
 T = TypeVar("T")
+
+
+class DueIndex(GlobalSecondaryIndex["ProfileRecord"]):
+    class Meta:
+        index_name = DUE_INDEX
+        projection = KeysOnlyProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = NumberAttribute(range_key=True)
 
 
 class ProfileRecord(Model):
@@ -51,6 +68,13 @@ class ProfileRecord(Model):
     version = NumberAttribute()
     state = BinaryAttribute(legacy_encoding=False)
     updated_at = NumberAttribute()
+    due_shard = UnicodeAttribute(null=True)
+    due_at = NumberAttribute(null=True)
+    due_index = DueIndex()
+
+
+def due_shard(user_id: str) -> str:
+    return str(crc32(user_id.encode()) % DUE_SHARDS)
 
 
 class SegmentMember(Model):
@@ -98,7 +122,7 @@ def _call[T](fn: Callable[[], T]) -> T:
         raise _classify(exc) from exc
 
 
-class DynamoProfileStore(ProfileStore):
+class DynamoProfileStore(ProfileStore, DueProfiles):
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         bind(settings)
@@ -117,11 +141,14 @@ class DynamoProfileStore(ProfileStore):
 
     def save(self, update: ProfileUpdate, expected_version: int | None) -> None:
         profile = update.state.profile
+        due_at = update.state.due_at
         record = ProfileRecord(
             profile.user_id,
             version=profile.version,
             state=encode_state(update.state),
             updated_at=profile.updated_at,
+            due_shard=None if due_at is None else due_shard(profile.user_id),
+            due_at=due_at,
         )
         condition: Any
         if expected_version is None:
@@ -159,6 +186,21 @@ class DynamoProfileStore(ProfileStore):
 
         _call(transact)
         return True
+
+    def due(self, now: float, limit: int) -> list[str]:
+        def query() -> list[str]:
+            users: list[str] = []
+            for shard in range(DUE_SHARDS):
+                left = limit - len(users)
+                if left <= 0:
+                    break
+                found = ProfileRecord.due_index.query(
+                    str(shard), DueIndex.due_at <= now, limit=left, page_size=min(left, 1000)
+                )
+                users.extend(r.user_id for r in found)
+            return users
+
+        return _call(query)
 
     def _connection(self) -> Connection:
         return Connection(region=self._settings.region, host=self._settings.endpoint_url)

@@ -49,6 +49,13 @@ class ProfileStore(ABC):
         """Delete the profile, its idempotency state and every segment membership; False if unknown."""
 
 
+class DueProfiles(ABC):
+    @abstractmethod
+    def due(self, now: float, limit: int) -> list[str]:
+        """Up to ``limit`` users whose segment memberships are due to change with time by ``now``
+        (``ProfileState.due_at``), read from an index: never a scan of every profile."""
+
+
 class SegmentDirectory(ABC):
     @abstractmethod
     def members(self, segment: str, limit: int, cursor: str | None) -> Page:

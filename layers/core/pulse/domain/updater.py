@@ -6,6 +6,10 @@ Idempotency state lives with the profile and is written in the same conditional 
   numbers are compared as integers (moto numbers them 1, 2, 3; AWS uses 56-digit numbers).
 - ``recent_event_ids``: the last ``MAX_EVENT_IDS`` event ids; a producer duplicate (same ``event_id``,
   a new record) is skipped.
+
+With them: ``segments_clock``, the latest clock segments were evaluated at (the refresher evaluates
+at the wall clock, updates at the latest event's time), and ``due_at``, when a membership next changes
+with time alone (``segments.next_change``); the store indexes it so the refresher finds those profiles.
 """
 
 from collections.abc import Sequence
@@ -42,6 +46,8 @@ class ProfileState:
     profile: UserProfile
     applied: dict[str, str] = field(default_factory=dict)  # shard id -> sequence number (decimal string)
     recent_event_ids: list[str] = field(default_factory=list)
+    segments_clock: float | None = None
+    due_at: float | None = None
 
     def redelivered(self, position: StreamPosition | None) -> bool:
         """At or below this shard's high-water mark: the record was applied before."""
@@ -119,9 +125,29 @@ def apply_user_events(
     del state.recent_event_ids[:-MAX_EVENT_IDS]
     if update.applied:
         risk.assess(profile, impressions_tracked)
-        profile.segments = segments.evaluate(profile)
-        profile.version += 1
-        profile.updated_at = max(now, profile.updated_at)
-        update.joined = sorted(set(profile.segments) - set(before))
-        update.left = sorted(set(before) - set(profile.segments))
+        _evaluate_segments(state, segments.clock_of(profile, state.segments_clock), now, update, before)
     return update
+
+
+def refresh_segments(state: ProfileState, now: float) -> ProfileUpdate | None:
+    """Re-evaluate a profile's segments at the wall clock ``now`` once a time-only change is due
+    (``state.due_at``); None if it is not due. The caller writes the update like an event's."""
+    if state.due_at is None or state.due_at > now:
+        return None
+    update = ProfileUpdate(state=state)
+    _evaluate_segments(state, segments.clock_of(state.profile, max(now, state.segments_clock or now)), now, update)
+    return update
+
+
+def _evaluate_segments(
+    state: ProfileState, clock: float, now: float, update: ProfileUpdate, before: list[str] | None = None
+) -> None:
+    profile = state.profile
+    before = list(profile.segments) if before is None else before
+    profile.segments = segments.evaluate(profile, at=clock)
+    state.segments_clock = clock
+    state.due_at = segments.next_change(profile, clock)
+    profile.version += 1
+    profile.updated_at = max(now, profile.updated_at)
+    update.joined = sorted(set(profile.segments) - set(before))
+    update.left = sorted(set(before) - set(profile.segments))

@@ -1,0 +1,37 @@
+"""Scheduled segment refresher: memberships that change with time alone (wiring only; see
+pulse.services.segment_refresh for the logic)."""
+
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pulse.adapters.dynamo import DynamoProfileStore
+from pulse.config import get_settings
+from pulse.services.segment_refresh import refresh_due_segments
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+store = DynamoProfileStore(get_settings())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    scheduled = parse(event=event, model=EventBridgeModel)  # the schedule's "Scheduled Event"
+    outcome = refresh_due_segments(
+        store, store, now=time.time(), seconds_left=lambda: context.get_remaining_time_in_millis() / 1000.0
+    )
+    metrics.add_metric(name="SegmentProfilesRefreshed", unit=MetricUnit.Count, value=outcome.refreshed)
+    metrics.add_metric(name="SegmentMembershipsJoined", unit=MetricUnit.Count, value=outcome.joined)
+    metrics.add_metric(name="SegmentMembershipsLeft", unit=MetricUnit.Count, value=outcome.left)
+    metrics.add_metric(name="SegmentRefreshUnfinished", unit=MetricUnit.Count, value=outcome.unfinished)
+    result = dict(outcome.__dict__)
+    logger.info("segments refreshed", extra={**result, "scheduled_at": scheduled.time.isoformat()})
+    return result
