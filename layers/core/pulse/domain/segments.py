@@ -100,14 +100,6 @@ def _born(profile: UserProfile) -> float | None:
     return signup if isinstance(signup, float) else profile.behavior.first_seen
 
 
-def _time_features(profile: UserProfile) -> dict[str, tuple[float | None, float]]:
-    """Features that grow with the clock alone: their origin and the seconds in one unit."""
-    return {
-        "account_age_days": (_born(profile), 86400.0),
-        "hours_since_cart_activity": (profile.intent.cart_updated_at, 3600.0),
-    }
-
-
 def features(profile: UserProfile, at: float | None = None) -> dict[str, Any]:
     """The flat facts segment rules are written against, at clock ``at`` (default: ``clock_of``)."""
     b, intent = profile.behavior, profile.intent
@@ -138,20 +130,31 @@ def features(profile: UserProfile, at: float | None = None) -> dict[str, Any]:
     }
 
 
-Compiled = list[tuple[str, bool, tuple[tuple[str, Callable[[Any, Any], bool], Any], ...]]]
+Check = tuple[str, Callable[[Any, Any], bool], Any]
+# name, marketing, conditions on features that only events change, conditions on clock-driven features
+Compiled = list[tuple[str, bool, tuple[Check, ...], tuple[Check, ...]]]
 _COMPILED: dict[int, tuple[SegmentCatalog, Compiled]] = {}
+# Features that grow with the clock alone, and the seconds in one of their units.
+TIMED_FEATURES = {"account_age_days": 86400.0, "hours_since_cart_activity": 3600.0}
+# A membership changes at the crossing itself or just after it (``>`` / ``<`` against a decaying score):
+# asking one second later finds it changed whichever the operator.
+CROSSING_MARGIN_SECONDS = 1.0
 
 
 def _compiled(cat: SegmentCatalog) -> Compiled:
     """The catalog's rules as plain tuples: evaluated on every profile write, so kept cheap."""
     found = _COMPILED.get(id(cat))
     if found is None or found[0] is not cat:
-        rules = [(s.name, s.marketing, tuple((c.feature, OPS[c.op], c.value) for c in s.rule)) for s in cat.segments]
+        rules = []
+        for s in cat.segments:
+            conds = [(c.feature, OPS[c.op], c.value) for c in s.rule]
+            static = tuple(c for c in conds if c[0] not in TIMED_FEATURES)
+            rules.append((s.name, s.marketing, static, tuple(c for c in conds if c[0] in TIMED_FEATURES)))
         found = _COMPILED[id(cat)] = (cat, rules)
     return found[1]
 
 
-def _holds(conditions: tuple[tuple[str, Callable[[Any, Any], bool], Any], ...], feats: dict[str, Any]) -> bool:
+def _holds(conditions: tuple[Check, ...], feats: dict[str, Any]) -> bool:
     for feature, op, value in conditions:
         actual = feats.get(feature)
         if actual is None:
@@ -164,55 +167,51 @@ def _holds(conditions: tuple[tuple[str, Callable[[Any, Any], bool], Any], ...], 
     return True
 
 
-def evaluate(profile: UserProfile, cat: SegmentCatalog | None = None, at: float | None = None) -> list[str]:
-    """Names of the segments the profile is in at clock ``at`` (default: ``clock_of``), sorted."""
+def assess(
+    profile: UserProfile, at: float | None = None, cat: SegmentCatalog | None = None
+) -> tuple[list[str], float | None]:
+    """The segments the profile is in at clock ``at`` (default: ``clock_of``), sorted, and the earliest
+    time after ``at`` when a membership can change with no new event (None: not before the next event).
+
+    Only clock-driven features can change with no event: a timed feature crossing a rule's value in a
+    segment whose other conditions hold (they cannot change without events), and a family's category
+    affinity decaying below its threshold (all affinities decay at the same rate, so their order stays).
+    A flagged user's marketing segments stay closed until an event changes the risk score.
+    """
     cat = cat or catalog()
     now = clock_of(profile) if at is None else at
     feats = features(profile, now)
     flagged = feats["risk_flagged"]
-    names = [
-        name for name, marketing, conds in _compiled(cat) if (not marketing or not flagged) and _holds(conds, feats)
-    ]
+    origins = {"account_age_days": _born(profile), "hours_since_cart_activity": profile.intent.cart_updated_at}
+    names: list[str] = []
+    due: list[float] = []
+    for name, marketing, static, timed in _compiled(cat):
+        if (marketing and flagged) or not _holds(static, feats):
+            continue
+        if _holds(timed, feats):
+            names.append(name)
+        for feature, _, value in timed:
+            origin = origins[feature]
+            if origin is not None and isinstance(value, int | float):
+                crossing = origin + value * TIMED_FEATURES[feature]
+                if crossing > now:
+                    due.append(crossing)
     if not flagged:
+        hl = profile.half_life_seconds
         for fam in cat.families:
-            for category, score in profile.preferences.categories.top(fam.top, now, profile.half_life_seconds):
+            for category, score in profile.preferences.categories.top(fam.top, now, hl):
                 if score >= fam.min_affinity:
                     names.append(fam.pattern.format(category=category))
-    return sorted(set(names))
+                    if fam.min_affinity > 0:
+                        due.append(now + hl * math.log2(score / fam.min_affinity))
+    return sorted(set(names)), (min(due) + CROSSING_MARGIN_SECONDS if due else None)
 
 
-# A membership changes at the crossing itself or just after it (``>`` / ``<`` against a decaying score):
-# asking one second later finds it changed whichever the operator.
-CROSSING_MARGIN_SECONDS = 1.0
+def evaluate(profile: UserProfile, cat: SegmentCatalog | None = None, at: float | None = None) -> list[str]:
+    """Names of the segments the profile is in at clock ``at`` (default: ``clock_of``), sorted."""
+    return assess(profile, at, cat)[0]
 
 
 def next_change(profile: UserProfile, at: float, cat: SegmentCatalog | None = None) -> float | None:
-    """The earliest time after ``at`` when a membership can change with no new event, or None.
-
-    Only features that move with the clock can change then: a time feature crossing a rule's value in
-    a segment whose other conditions hold (they cannot change without events), and a family's category
-    affinity decaying below its threshold (all affinities decay at the same rate, so their order stays).
-    """
-    cat = cat or catalog()
-    feats = features(profile, at)
-    if feats["risk_flagged"]:  # marketing segments are closed to the user until an event changes that
-        candidates = []
-        rules = [(name, conds) for name, marketing, conds in _compiled(cat) if not marketing]
-    else:
-        rules = [(name, conds) for name, _, conds in _compiled(cat)]
-        candidates = [
-            at + profile.half_life_seconds * math.log2(score / fam.min_affinity)
-            for fam in cat.families
-            if fam.min_affinity > 0
-            for _, score in profile.preferences.categories.top(fam.top, at, profile.half_life_seconds)
-            if score >= fam.min_affinity
-        ]
-    timed = _time_features(profile)
-    for _, conds in rules:
-        if not _holds(tuple(c for c in conds if c[0] not in timed), feats):
-            continue
-        for feature, _, value in conds:
-            origin, unit = timed.get(feature, (None, 0.0))
-            if origin is not None and isinstance(value, int | float) and origin + value * unit > at:
-                candidates.append(origin + value * unit)
-    return min(candidates) + CROSSING_MARGIN_SECONDS if candidates else None
+    """The earliest time after ``at`` when a membership can change with no new event, or None."""
+    return assess(profile, at, cat)[1]

@@ -144,9 +144,8 @@ def _evaluate_segments(
 ) -> None:
     profile = state.profile
     before = list(profile.segments) if before is None else before
-    profile.segments = segments.evaluate(profile, at=clock)
+    profile.segments, state.due_at = segments.assess(profile, at=clock)
     state.segments_clock = clock
-    state.due_at = segments.next_change(profile, clock)
     profile.version += 1
     profile.updated_at = max(now, profile.updated_at)
     update.joined = sorted(set(profile.segments) - set(before))
