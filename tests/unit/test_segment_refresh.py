@@ -50,14 +50,19 @@ def test_a_cart_left_alone_joins_cart_abandoners_when_due_without_any_event() ->
     assert state.due_at == T0 - 60 + 7 * DAY + MARGIN
 
 
-def test_new_users_leave_after_seven_days_and_then_nothing_is_due() -> None:
+def test_new_users_leave_on_day_seven_lapse_on_day_thirty_and_return_with_their_next_event() -> None:
     state = fold([make(1, "identify", T0, traits={"age": 30, "signup_at": T0 - 2 * DAY})])
     assert "new_users" in state.profile.segments
     assert state.due_at == T0 + 5 * DAY + MARGIN  # signup_at is the account's birth
     assert refresh_segments(state, now=T0 + 4 * DAY) is None
     update = refresh_segments(state, now=T0 + 5 * DAY + 2)
     assert update is not None and update.left == ["new_users"]
-    assert state.profile.segments == ["age_25_34"] and state.due_at is None
+    assert state.profile.segments == ["age_25_34"] and state.due_at == T0 + 30 * DAY + MARGIN
+    update = refresh_segments(state, now=T0 + 45 * DAY)
+    assert update is not None and update.joined == ["lapsed_users"] and state.due_at is None
+    # the next event, even one that happened before the refresher's clock, ends the lapse
+    fold([make(2, "view", T0 + 40 * DAY)], state)
+    assert state.profile.segments == ["age_25_34", "returning_users"]
 
 
 def test_a_category_fan_fades_out_when_the_affinity_decays_below_the_threshold() -> None:
@@ -72,7 +77,8 @@ def test_a_category_fan_fades_out_when_the_affinity_decays_below_the_threshold()
     assert state.due_at is not None and math.isclose(state.due_at, fades + MARGIN)
     assert refresh_segments(state, now=fades - 10) is None
     update = refresh_segments(state, now=fades + MARGIN)
-    assert update is not None and update.left == ["fan:Jazz"] and state.due_at is None
+    assert update is not None and update.left == ["fan:Jazz"]
+    assert state.due_at == T0 + 2 + 30 * DAY + MARGIN  # what is left: lapsing 30 days after the last like
 
 
 def test_risk_flagged_users_have_no_marketing_change_due() -> None:

@@ -114,6 +114,7 @@ def features(profile: UserProfile, at: float | None = None) -> dict[str, Any]:
         "purchases": b.counts.get("purchase", 0),
         "sessions": b.sessions,
         "return_gap_days": b.return_gap_seconds / 86400.0,
+        "days_since_last_seen": None if b.last_seen is None else (now - b.last_seen) / 86400.0,
         "cart_items": cart_items,
         "hours_since_cart_activity": None
         if intent.cart_updated_at is None
@@ -135,7 +136,7 @@ Check = tuple[str, Callable[[Any, Any], bool], Any]
 Compiled = list[tuple[str, bool, tuple[Check, ...], tuple[Check, ...]]]
 _COMPILED: dict[int, tuple[SegmentCatalog, Compiled]] = {}
 # Features that grow with the clock alone, and the seconds in one of their units.
-TIMED_FEATURES = {"account_age_days": 86400.0, "hours_since_cart_activity": 3600.0}
+TIMED_FEATURES = {"account_age_days": 86400.0, "hours_since_cart_activity": 3600.0, "days_since_last_seen": 86400.0}
 # A membership changes at the crossing itself or just after it (``>`` / ``<`` against a decaying score):
 # asking one second later finds it changed whichever the operator.
 CROSSING_MARGIN_SECONDS = 1.0
@@ -182,7 +183,11 @@ def assess(
     now = clock_of(profile) if at is None else at
     feats = features(profile, now)
     flagged = feats["risk_flagged"]
-    origins = {"account_age_days": _born(profile), "hours_since_cart_activity": profile.intent.cart_updated_at}
+    origins = {
+        "account_age_days": _born(profile),
+        "hours_since_cart_activity": profile.intent.cart_updated_at,
+        "days_since_last_seen": profile.behavior.last_seen,
+    }
     names: list[str] = []
     due: list[float] = []
     for name, marketing, static, timed in _compiled(cat):
