@@ -52,7 +52,11 @@ def test_queue_matches_declaration(aws_stack: AwsStack) -> None:
 def test_alarms_exist(aws_stack: AwsStack) -> None:
     alarms = aws_stack.client("cloudwatch").describe_alarms()["MetricAlarms"]
     metrics = {a["MetricName"] for a in alarms}
-    assert {"IteratorAge", "ApproximateNumberOfMessagesVisible", "5XXError", "Latency"} <= metrics
+    assert {"IteratorAge", "ApproximateNumberOfMessagesVisible", "5XXError", "Latency", "Errors"} <= metrics
+    refresher = next(a for a in alarms if a["MetricName"] == "Errors")
+    assert refresher["Dimensions"] == [
+        {"Name": "FunctionName", "Value": aws_stack.stack.resources["SegmentRefresherFunction"].ref}
+    ]
 
 
 def test_functions_get_the_template_environment(aws_stack: AwsStack) -> None:
