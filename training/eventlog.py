@@ -90,6 +90,11 @@ def read_events(source: str, s3: Any = None, now: float = 4e9) -> tuple[list[Beh
     return events, errors
 
 
+def numbered_lines(source: str, s3: Any = None) -> Iterator[tuple[int, bytes]]:
+    """``(line number, line)`` over the whole log, numbers running on across its files."""
+    yield from enumerate(_lines(source, s3), start=1)
+
+
 def iter_lines(source: str, s3: Any = None) -> Iterator[bytes]:
     yield from (line for line in _lines(source, s3) if line.strip())
 

@@ -178,3 +178,35 @@ def test_a_cart_left_alone_reaches_cart_abandoners_through_the_schedule(local_st
     assert wait_for(lambda: user in audience(), timeout=30), "the refresher never moved the cart"
     profile = requests.get(f"{local_stack.api_url}/users/{user}/profile", timeout=30).json()
     assert "cart_abandoners" in profile["segments"]
+
+
+def test_a_historical_log_backfilled_by_the_cli_becomes_profiles(local_stack, monkeypatch, tmp_path, capsys) -> None:
+    from scripts import backfill
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_stack.config.endpoint)
+    users = [f"hist-{uuid.uuid4().hex[:6]}-{n}" for n in range(3)]
+    t0 = time.time() - 90 * 86400
+    events = [
+        {"event_id": f"{u}-{i}", "event_type": "rate", "user_id": u, "timestamp": t0 + i * 3600, "item_id": f"m{i}"}
+        | {"value": 4}
+        for u in users
+        for i in range(5)
+    ]
+    log = tmp_path / "history.jsonl"
+    log.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    stream = local_stack.outputs()["EventStreamName"]
+    assert backfill.main(["--events", str(log), "--stream", stream, "--rate", "0"]) == 0
+    assert "put 15 events" in capsys.readouterr().out
+
+    def profiles():
+        found = [requests.get(f"{local_stack.api_url}/users/{u}/profile", timeout=30) for u in users]
+        return [r.json() for r in found] if all(r.status_code == 200 for r in found) else None
+
+    built = wait_for(lambda: (p := profiles()) and all(x["behavior"]["counts"] == {"rate": 5} for x in p) and p)
+    assert built, "the backfilled history never became profiles"
+    from datetime import datetime
+
+    # the profiles live at the history's own clock, 90 days ago, not at the time of the backfill
+    assert all(abs(datetime.fromisoformat(p["behavior"]["first_seen"]).timestamp() - t0) < 1 for p in built)
+    # and the scheduled refresher, which evaluates at today's clock, finds them lapsed (90 days quiet)
+    assert wait_for(lambda: (p := profiles()) and all("lapsed_users" in x["segments"] for x in p), timeout=30)
