@@ -49,6 +49,16 @@ class DecayedScores:
         factor = math.exp2(-(when - self.ref) / half_life)
         return {k: v * factor for k, v in self.scores.items()}
 
+    def top_at_least(self, n: int, minimum: float, when: float, half_life: float) -> list[tuple[str, float]]:
+        """Those of the ``n`` strongest scores at ``when`` that are at least ``minimum`` (> 0): the same
+        as filtering ``top``, but only the few scores above the bar are sorted (one pass, no heap)."""
+        if self.ref is None:
+            return []
+        factor = math.exp2(-(when - self.ref) / half_life)
+        bar = minimum / factor * (1 - 1e-9)  # stored units; a hair low, the exact test is below
+        above = sorted(((k, v) for k, v in self.scores.items() if v >= bar), key=lambda kv: (-kv[1], kv[0]))
+        return [(k, v * factor) for k, v in above[:n] if v * factor >= minimum]
+
     def top(self, n: int, when: float, half_life: float) -> list[tuple[str, float]]:
         if self.ref is None:
             return []

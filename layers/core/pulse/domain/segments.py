@@ -193,7 +193,7 @@ def assess(
     for name, marketing, static, timed in _compiled(cat):
         if (marketing and flagged) or not _holds(static, feats):
             continue
-        if _holds(timed, feats):
+        if not timed or _holds(timed, feats):
             names.append(name)
         for feature, _, value in timed:
             origin = origins[feature]
@@ -203,12 +203,16 @@ def assess(
                     due.append(crossing)
     if not flagged:
         hl = profile.half_life_seconds
+        scores = profile.preferences.categories
         for fam in cat.families:
-            for category, score in profile.preferences.categories.top(fam.top, now, hl):
-                if score >= fam.min_affinity:
+            if fam.min_affinity > 0:
+                for category, score in scores.top_at_least(fam.top, fam.min_affinity, now, hl):
                     names.append(fam.pattern.format(category=category))
-                    if fam.min_affinity > 0:
-                        due.append(now + hl * math.log2(score / fam.min_affinity))
+                    due.append(now + hl * math.log2(score / fam.min_affinity))
+            else:
+                names += [
+                    fam.pattern.format(category=c) for c, v in scores.top(fam.top, now, hl) if v >= fam.min_affinity
+                ]
     return sorted(set(names)), (min(due) + CROSSING_MARGIN_SECONDS if due else None)
 
 
