@@ -6,7 +6,7 @@ PY := $(BIN)/python
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 
-.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench events openapi train promote rollback movielens clean dead-letters replay-dead-letters backfill
+.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench events openapi train promote rollback movielens clean dead-letters replay-dead-letters backfill resegment
 
 help:
 	@echo "make demo   - the whole product on MovieLens-100K on the local stack (SERVE=1 keeps it running)"
@@ -18,6 +18,7 @@ help:
 	@echo "make train EVENTS=<log> [BUCKET=<name>] [PROMOTE=1] - train, evaluate, publish (local stack by default)"
 	@echo "make promote VERSION=<v> [FORCE=1] / make rollback - serve a version / the previous one"
 	@echo "make backfill EVENTS=<log> [RATE=1000] [START_LINE=n] - put a historical log on the stream (profiles from history)"
+	@echo "make resegment [STACK=<name>] - re-evaluate every profile's segments now (after editing segments.json)"
 	@echo "make dead-letters / make replay-dead-letters [REASON=<text>] [DRY_RUN=1] [STACK=<name>] - inspect / replay"
 
 $(VENV)/.installed: requirements.txt layers/core/requirements.txt
@@ -112,6 +113,9 @@ rollback: venv
 backfill: venv
 	@test -n "$(EVENTS)" || { echo "usage: make backfill EVENTS=<log.jsonl[.gz]|dir|s3://...> [RATE=1000] [START_LINE=n]"; exit 2; }
 	$(AWS_ENV) $(PY) -m scripts.backfill --events "$(EVENTS)" $(if $(RATE),--rate $(RATE)) $(if $(START_LINE),--start-line $(START_LINE)) $(if $(REJECTS),--rejects "$(REJECTS)")
+
+resegment: venv
+	$(AWS_ENV) $(PY) -m scripts.resegment $(if $(STACK),--stack "$(STACK)")
 
 # the dead-letter queue: list it (changes nothing), or put its records back on the stream
 DL_WHERE = $(if $(STACK),--stack "$(STACK)")

@@ -251,6 +251,37 @@ def test_the_scheduled_refresher_moves_a_silent_cart_into_cart_abandoners(aws_st
     assert handler(sample, aws_stack.context("SegmentRefresherFunction"))["due"] == 0
 
 
+def test_resegment_brings_profiles_written_under_older_rules_up_to_date(aws_stack, updater, capsys) -> None:
+    from pulse.adapters.dynamo import DynamoProfileStore
+    from pulse.config import get_settings
+    from pulse.domain.updater import ProfileUpdate
+    from scripts import resegment
+
+    # Given profiles stored as an older release wrote them: no due time, no cart_abandoners rule yet
+    plain = {"brand": "acme", "price": 2.0}
+    updater(kinesis_event([ev(1, "old1", "add_to_cart", item=plain), ev(2, "old2", "view", item=plain)]))
+    store = DynamoProfileStore(get_settings())
+    for user in ("old1", "old2"):
+        stored = store.load(user)
+        assert stored is not None
+        stored.state.due_at, stored.state.profile.segments = None, []
+        stored.state.profile.version += 1
+        store.save(ProfileUpdate(state=stored.state), expected_version=stored.version)
+    api = Api(aws_stack)
+    assert profile(api, "old1")[1]["segments"] == []
+    # When every profile is re-evaluated
+    assert resegment.main([]) == 0
+    assert "re-evaluated 2 of 2 profiles" in capsys.readouterr().out
+    # Then the memberships are today's, in the audience lists too, and the refresher knows when they change
+    assert profile(api, "old1")[1]["segments"] == ["cart_abandoners", "new_users"]  # the cart is 3 days old
+    assert profile(api, "old2")[1]["segments"] == ["new_users"]
+    _, page = api("GET", "/segments/cart_abandoners/users", {"segment": "cart_abandoners"})
+    assert [u["user_id"] for u in page["users"]] == ["old1"]
+    for user in ("old1", "old2"):
+        stored = store.load(user)
+        assert stored is not None and stored.state.due_at == T0 + (1 if user == "old1" else 2) + 7 * 86400 + 1
+
+
 def test_segment_audience_is_paginated_and_listed_with_counts(aws_stack, updater) -> None:
     api = Api(aws_stack)
     users = [f"fan{i:02d}" for i in range(7)]

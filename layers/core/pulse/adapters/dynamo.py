@@ -21,7 +21,7 @@ import json
 import time
 import zlib
 from binascii import crc32
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
@@ -186,6 +186,14 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
 
         _call(transact)
         return True
+
+    def user_ids(self) -> Iterator[str]:
+        """Every profile's user id: a paginated keys-only Scan (for one-off re-evaluation, never a request)."""
+        try:
+            for record in ProfileRecord.scan(attributes_to_get=["user_id"], page_size=1000):
+                yield record.user_id
+        except PynamoDBException as exc:
+            raise _classify(exc) from exc
 
     def due(self, now: float, limit: int) -> list[str]:
         def query() -> list[str]:

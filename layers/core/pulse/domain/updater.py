@@ -129,10 +129,11 @@ def apply_user_events(
     return update
 
 
-def refresh_segments(state: ProfileState, now: float) -> ProfileUpdate | None:
+def refresh_segments(state: ProfileState, now: float, force: bool = False) -> ProfileUpdate | None:
     """Re-evaluate a profile's segments at the wall clock ``now`` once a time-only change is due
-    (``state.due_at``); None if it is not due. The caller writes the update like an event's."""
-    if state.due_at is None or state.due_at > now:
+    (``state.due_at``), or at once with ``force`` (the rules changed; the profile predates due times);
+    None if it is not due. The caller writes the update like an event's."""
+    if not force and (state.due_at is None or state.due_at > now):
         return None
     update = ProfileUpdate(state=state)
     _evaluate_segments(state, segments.clock_of(state.profile, max(now, state.segments_clock or now)), now, update)

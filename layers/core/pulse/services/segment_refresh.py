@@ -8,7 +8,7 @@ the same conditional write (and membership transaction) as the updater. A profil
 changed in between fails the version check and is skipped: that write already re-evaluated it.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pulse.adapters.ports import DueProfiles, ProfileStore, StoreConflict
@@ -29,6 +29,21 @@ class RefreshOutcome:
     unfinished: int = 0  # left for the next run (time ran out)
 
 
+def resegment_all(
+    store: ProfileStore, users: Iterable[str], now: float, say: Callable[[str], None] = lambda _: None
+) -> RefreshOutcome:
+    """Re-evaluate every listed profile now, due or not: after ``segments.json`` changed (new or edited
+    rules), or once on a stack whose profiles were written before due times existed. Same write as
+    the refresher; a profile an event changes meanwhile is skipped (that write evaluated it)."""
+    outcome = RefreshOutcome()
+    for user_id in users:
+        outcome.due += 1
+        _refresh_one(store, user_id, now, outcome, force=True)
+        if outcome.due % 1000 == 0:
+            say(f"{outcome.due} profiles, {outcome.joined} memberships joined, {outcome.left} left")
+    return outcome
+
+
 def refresh_due_segments(
     store: ProfileStore,
     index: DueProfiles,
@@ -43,17 +58,21 @@ def refresh_due_segments(
         if seconds_left() < SECONDS_KEPT_IN_HAND:
             outcome.unfinished = len(users) - position
             break
-        stored = store.load(user_id)
-        update = refresh_segments(stored.state, now) if stored is not None else None
-        if stored is None or update is None:
-            outcome.not_due += 1
-            continue
-        try:
-            store.save(update, expected_version=stored.version)
-        except StoreConflict:
-            outcome.conflicts += 1
-            continue
-        outcome.refreshed += 1
-        outcome.joined += len(update.joined)
-        outcome.left += len(update.left)
+        _refresh_one(store, user_id, now, outcome)
     return outcome
+
+
+def _refresh_one(store: ProfileStore, user_id: str, now: float, outcome: RefreshOutcome, force: bool = False) -> None:
+    stored = store.load(user_id)
+    update = refresh_segments(stored.state, now, force) if stored is not None else None
+    if stored is None or update is None:
+        outcome.not_due += 1
+        return
+    try:
+        store.save(update, expected_version=stored.version)
+    except StoreConflict:
+        outcome.conflicts += 1
+        return
+    outcome.refreshed += 1
+    outcome.joined += len(update.joined)
+    outcome.left += len(update.left)

@@ -1,0 +1,53 @@
+"""``python -m scripts.resegment``: re-evaluate every profile's segments now (``make resegment``).
+
+Run it after editing ``layers/core/pulse/domain/segments.json`` and deploying (a new or changed rule
+otherwise reaches a profile only with its next event), and once on a stack whose profiles were
+written before due times existed (so that the scheduled refresher knows when they are due). It scans
+the profiles table's keys, then reads and writes each profile with the updater's conditional write and
+membership transaction; a profile that an event changes meanwhile is skipped, since that write
+evaluated it already. Talks to whichever endpoint ``AWS_ENDPOINT_URL`` names (default: the local
+stack); ``PROFILES_TABLE`` / ``SEGMENTS_TABLE`` name the tables (default: the local stack's), or
+``--stack`` reads them from a deployed stack's outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from pulse.adapters.aws import client
+from pulse.adapters.dynamo import DynamoProfileStore
+from pulse.config import Settings
+from pulse.services.segment_refresh import resegment_all
+
+LOCAL_STACK = "pulse-local"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.resegment", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", help="a deployed stack's name: the tables from its outputs")
+    args = parser.parse_args(argv)
+    env = dict(os.environ)
+    env.setdefault("PROFILES_TABLE", f"{LOCAL_STACK}-ProfilesTable")
+    env.setdefault("SEGMENTS_TABLE", f"{LOCAL_STACK}-SegmentsTable")
+    if args.stack:
+        region = env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1"))
+        stacks = client("cloudformation", region, env.get("AWS_ENDPOINT_URL")).describe_stacks(StackName=args.stack)
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0]["Outputs"]}
+        env["PROFILES_TABLE"], env["SEGMENTS_TABLE"] = outputs["ProfilesTableName"], outputs["SegmentsTableName"]
+    settings = Settings.model_validate(env)
+    store = DynamoProfileStore(settings)
+    started = time.perf_counter()
+    outcome = resegment_all(store, store.user_ids(), now=time.time(), say=print)
+    print(
+        f"re-evaluated {outcome.refreshed} of {outcome.due} profiles in {time.perf_counter() - started:.1f} s: "
+        f"{outcome.joined} memberships joined, {outcome.left} left; "
+        f"{outcome.conflicts} changed by an event meanwhile (already current), {outcome.not_due} gone"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
