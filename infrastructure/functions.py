@@ -57,11 +57,12 @@ RATE_UNITS = {"minute": 60.0, "minutes": 60.0, "hour": 3600.0, "hours": 3600.0, 
 
 @dataclass
 class ScheduleSource:
-    """A ``Schedule`` event: EventBridge invokes the function every ``period_seconds``."""
+    """A ``Schedule`` event: EventBridge invokes the function every ``period_seconds`` (None for a
+    ``cron(...)`` expression, which the local stack fires only at its own local period)."""
 
     name: str
     expression: str
-    period_seconds: float
+    period_seconds: float | None
 
 
 def rate_seconds(expression: str) -> float:
@@ -142,7 +143,11 @@ def function_specs(stack: Stack, local_env: dict[str, str] | None = None) -> dic
                 )
             elif event["Type"] == "Schedule":
                 expression = str(ev["Schedule"])
-                spec.schedules.append(ScheduleSource(event_name, expression, rate_seconds(expression)))
+                try:
+                    period: float | None = rate_seconds(expression)
+                except ValueError:
+                    period = None
+                spec.schedules.append(ScheduleSource(event_name, expression, period))
             elif event["Type"] == "Api":
                 api_id = ev.get("RestApiId")
                 default = next(iter(api_auth.values()), False)

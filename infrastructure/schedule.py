@@ -57,6 +57,11 @@ class LocalSchedule:
 
     def run(self, stop: threading.Event, interval: float = 0.2) -> None:
         """Fire every period (the first one period after start) until ``stop``."""
+        if self.period is None:
+            log.warning(
+                "%s: %s is not emulated at its own times; give a local period", self.name, self.source.expression
+            )
+            return
         while not stop.wait(self.period):
             try:
                 self.fire()

@@ -15,14 +15,14 @@ RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 
 
-def offline_stack() -> Stack:
+def offline_stack(template: dict | None = None) -> Stack:
     """Resolve the template without any AWS calls (resources get their local physical names)."""
 
     class NoAws:
         def __getattr__(self, name: str):
             return lambda **kwargs: {"QueueUrl": "http://local/queue"}
 
-    stack = Stack(TEMPLATE, name="t")
+    stack = Stack(TEMPLATE if template is None else template, name="t")
     create_all(stack, lambda service: NoAws())
     return stack
 
@@ -135,3 +135,23 @@ def test_schedule_rates_are_read_like_eventbridge_and_cron_is_refused_locally() 
     for bad in ("cron(0 12 * * ? *)", "rate(0 minutes)", "rate(five minutes)", "rate(3 weeks)"):
         with pytest.raises(ValueError):
             rate_seconds(bad)
+
+
+def test_a_cron_schedule_runs_locally_only_at_a_local_period() -> None:
+    import copy
+    import threading
+
+    from infrastructure.schedule import LocalSchedule
+
+    template = copy.deepcopy(TEMPLATE)
+    event = template["Resources"]["SegmentRefresherFunction"]["Properties"]["Events"]["Every"]
+    event["Properties"]["Schedule"] = "cron(0 3 * * ? *)"
+    [source] = function_specs(offline_stack(template))["SegmentRefresherFunction"].schedules
+    assert source.period_seconds is None
+    fired: list[dict] = []
+    stop = threading.Event()
+    LocalSchedule(source, "fn", fired.append, "us-east-1", "1", None).run(stop)  # returns: nothing to emulate
+    assert fired == []
+    local = LocalSchedule(source, "fn", lambda e: (fired.append(e), stop.set()), "us-east-1", "1", 0.01)
+    local.run(stop)
+    assert fired[0]["detail-type"] == "Scheduled Event" and fired[0]["source"] == "aws.events"
