@@ -29,8 +29,8 @@ from pulse.adapters.aws import KinesisEventPublisher
 from pulse.adapters.ports import EventPublisher
 from pulse.config import Settings
 from pulse.domain.events import InvalidEvent, parse_event
+from scripts import stack
 
-LOCAL_STREAM = "pulse-local-EventStream"
 PUT_RECORDS_MAX = 500
 ERRORS_SHOWN = 10
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rejects", help="write invalid lines here (JSON Lines: line, reason, data)")
     parser.add_argument("--dry-run", action="store_true", help="validate and count only; put nothing")
     args = parser.parse_args(argv)
-    stream = args.stream or os.environ.get("EVENT_STREAM") or LOCAL_STREAM
+    stream = stack.event_stream(args.stream)
     settings = Settings.model_validate({**os.environ, "EVENT_STREAM": stream})
     s3: Any = None
     if args.events.startswith("s3://"):

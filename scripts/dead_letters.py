@@ -40,8 +40,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pulse.adapters.aws import KinesisEventPublisher, client
 from pulse.config import Settings
 from pulse.domain.events import InvalidEvent, parse_event
+from scripts import stack
 
-LOCAL_STACK = "pulse-local"
 VISIBILITY_SECONDS = 300  # long enough to list or replay a queue before a message reappears
 SQS_BATCH = 10
 
@@ -295,15 +295,12 @@ def _records_of(letter: Letter, kinesis: Any, default_stream: str, say: Any) -> 
 def locate(args: argparse.Namespace, sqs: Any) -> tuple[str, str]:
     """The queue URL and the stream name."""
     if args.stack:
-        cfn = client("cloudformation", args.region, os.environ.get("AWS_ENDPOINT_URL"))
-        outputs = {
-            o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=args.stack)["Stacks"][0]["Outputs"]
-        }
-        return outputs["DeadLetterQueueUrl"], outputs["EventStreamName"]
+        found = stack.outputs(args.stack, args.region)
+        return found["DeadLetterQueueUrl"], found["EventStreamName"]
     url = args.queue_url or os.environ.get("DEAD_LETTER_QUEUE_URL")
     if not url:
-        url = sqs.get_queue_url(QueueName=f"{LOCAL_STACK}-DeadLetterQueue")["QueueUrl"]
-    return url, args.stream or os.environ.get("EVENT_STREAM") or f"{LOCAL_STACK}-EventStream"
+        url = sqs.get_queue_url(QueueName=stack.local_name("DeadLetterQueue"))["QueueUrl"]
+    return url, stack.event_stream(args.stream)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -311,9 +308,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stack", help="a deployed stack's name: queue and stream from its outputs")
     parser.add_argument("--queue-url", help="the dead-letter queue (default: DEAD_LETTER_QUEUE_URL, else local)")
     parser.add_argument("--stream", help="the event stream (default: EVENT_STREAM, else the local stack's)")
-    parser.add_argument(
-        "--region", default=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    )
+    parser.add_argument("--region", default=stack.region())
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="print every dead letter and a count per reason; changes nothing")
     listing.add_argument("--limit", type=int, help="read at most this many messages")

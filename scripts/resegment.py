@@ -17,12 +17,10 @@ import os
 import sys
 import time
 
-from pulse.adapters.aws import client
 from pulse.adapters.dynamo import DynamoProfileStore
 from pulse.config import Settings
 from pulse.services.segment_refresh import resegment_all
-
-LOCAL_STACK = "pulse-local"
+from scripts import stack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,13 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", help="a deployed stack's name: the tables from its outputs")
     args = parser.parse_args(argv)
     env = dict(os.environ)
-    env.setdefault("PROFILES_TABLE", f"{LOCAL_STACK}-ProfilesTable")
-    env.setdefault("SEGMENTS_TABLE", f"{LOCAL_STACK}-SegmentsTable")
+    env.setdefault("PROFILES_TABLE", stack.local_name("ProfilesTable"))
+    env.setdefault("SEGMENTS_TABLE", stack.local_name("SegmentsTable"))
     if args.stack:
-        region = env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1"))
-        stacks = client("cloudformation", region, env.get("AWS_ENDPOINT_URL")).describe_stacks(StackName=args.stack)
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0]["Outputs"]}
-        env["PROFILES_TABLE"], env["SEGMENTS_TABLE"] = outputs["ProfilesTableName"], outputs["SegmentsTableName"]
+        found = stack.outputs(args.stack)
+        env["PROFILES_TABLE"], env["SEGMENTS_TABLE"] = found["ProfilesTableName"], found["SegmentsTableName"]
     settings = Settings.model_validate(env)
     store = DynamoProfileStore(settings)
     started = time.perf_counter()
