@@ -48,11 +48,9 @@ class LocalSchedule:
         self.invoke = invoke
         self.region, self.account = region, account
         self.period = source.period_seconds if period_seconds is None else period_seconds
-        self.runs = 0
 
     def fire(self) -> Any:
         rule = f"arn:aws:events:{self.region}:{self.account}:rule/{self.name}"
-        self.runs += 1
         return self.invoke(scheduled_event(rule, self.region, self.account))
 
     def run(self, stop: threading.Event, interval: float = 0.2) -> None:

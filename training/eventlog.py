@@ -71,7 +71,7 @@ def _lines(source: str, s3: Any = None) -> Generator[bytes, None, None]:
 
 def _parsed(source: str, s3: Any, now: float, errors: list[tuple[int, str]]) -> Iterator[tuple[int, BehaviorEvent]]:
     """``(line number, event)`` for every valid line; ``(line number, reason)`` into ``errors`` otherwise."""
-    for number, line in enumerate(_lines(source, s3), start=1):
+    for number, line in numbered_lines(source, s3):
         if not line.strip():
             continue
         try:
@@ -93,10 +93,6 @@ def read_events(source: str, s3: Any = None, now: float = 4e9) -> tuple[list[Beh
 def numbered_lines(source: str, s3: Any = None) -> Iterator[tuple[int, bytes]]:
     """``(line number, line)`` over the whole log, numbers running on across its files."""
     yield from enumerate(_lines(source, s3), start=1)
-
-
-def iter_lines(source: str, s3: Any = None) -> Iterator[bytes]:
-    yield from (line for line in _lines(source, s3) if line.strip())
 
 
 @dataclass

@@ -89,7 +89,7 @@ def test_risk_flagged_users_have_no_marketing_change_due() -> None:
 
 
 def test_nothing_changes_before_the_due_time_and_something_can_change_at_it() -> None:
-    # A brute-force check of next_change on random shoppers: membership is constant on [clock, due)
+    # A brute-force check of the due times on random shoppers: membership is constant on [clock, due)
     rng = random.Random(7)
     kinds = ["view", "add_to_cart", "purchase", "like", "remove_from_cart", "identify"]
     dues = 0

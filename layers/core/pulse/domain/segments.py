@@ -3,7 +3,7 @@
 A segment is a conjunction of conditions over profile *features* (below), evaluated at the profile's
 own clock (its latest event), so replays of old logs give the same memberships as live traffic.
 Some memberships change with time alone (a cart left for an hour, an account turning 7 days old, a
-category affinity decaying below its threshold): ``next_change`` says when the next one is due, and
+category affinity decaying below its threshold): ``assess`` also says when the next one is due, and
 the scheduled segment refresher re-evaluates the profile then, at the wall clock.
 Families generate one segment per value (``fan:<category>``). Marketing segments leave out users whose
 risk score is flagged; ``risk_flagged`` itself is the audience for review.
@@ -219,8 +219,3 @@ def assess(
 def evaluate(profile: UserProfile, cat: SegmentCatalog | None = None, at: float | None = None) -> list[str]:
     """Names of the segments the profile is in at clock ``at`` (default: ``clock_of``), sorted."""
     return assess(profile, at, cat)[0]
-
-
-def next_change(profile: UserProfile, at: float, cat: SegmentCatalog | None = None) -> float | None:
-    """The earliest time after ``at`` when a membership can change with no new event, or None."""
-    return assess(profile, at, cat)[1]

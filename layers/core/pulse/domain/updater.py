@@ -9,7 +9,7 @@ Idempotency state lives with the profile and is written in the same conditional 
 
 With them: ``segments_clock``, the latest clock segments were evaluated at (the refresher evaluates
 at the wall clock, updates at the latest event's time), and ``due_at``, when a membership next changes
-with time alone (``segments.next_change``); the store indexes it so the refresher finds those profiles.
+with time alone (``segments.assess``); the store indexes it so the refresher finds those profiles.
 """
 
 from collections.abc import Sequence

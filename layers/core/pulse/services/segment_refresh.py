@@ -20,7 +20,7 @@ SECONDS_KEPT_IN_HAND = 5.0  # stop starting new profiles this close to the funct
 
 @dataclass
 class RefreshOutcome:
-    due: int = 0  # users the index listed
+    due: int = 0  # users listed (by the due index, or by the scan of resegment_all)
     refreshed: int = 0  # profiles re-evaluated and written
     joined: int = 0  # memberships added
     left: int = 0  # memberships removed
