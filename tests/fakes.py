@@ -67,11 +67,14 @@ class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
         nxt = start + limit
         return Page([{"user_id": u} for u in users[start:nxt]], str(nxt) if nxt < len(users) else None)
 
-    def count(self, segment: str) -> int:
-        return len(self.members.get(segment, set()))
+    def counts(self) -> dict[str, int]:
+        return {name: len(users) for name, users in self.members.items()}
 
-    def family_segments(self) -> list[str]:
-        return [s for s in self.members if s.startswith("fan:")]
+    def generated_segments(self) -> list[str]:
+        return sorted(s for s in self.members if s.startswith("fan:"))
+
+    def recount(self, segment: str) -> int:
+        return len(self.members.get(segment, set()))
 
 
 class ThrottlingStore(ProfileStore):

@@ -396,3 +396,131 @@ def test_events_from_a_recommendation_reach_the_profile_and_the_metric(aws_stack
     assert [m["EventsFromRecommendations"] for m in emf] == [[1.0]] and emf[0]["EventsApplied"] == [3.0]
     _, cat = profile(Api(aws_stack), "cat")
     assert cat["behavior"]["from_recommendations"] == {"click": 1}
+
+
+def _members_by_query(aws_stack: AwsStack) -> dict[str, int]:
+    """Every segment's audience, counted the slow way: a scan of the membership items."""
+    ddb = aws_stack.client("dynamodb")
+    out: dict[str, int] = {}
+    for page in ddb.get_paginator("scan").paginate(TableName=aws_stack.env["SEGMENTS_TABLE"]):
+        for item in page["Items"]:
+            if not item["segment"]["S"].startswith("#"):
+                out[item["segment"]["S"]] = out.get(item["segment"]["S"], 0) + 1
+    return out
+
+
+def _listed(api: Api) -> dict[str, int]:
+    status, listing = api("GET", "/segments")
+    assert status == 200
+    found = {s["name"]: s["members"] for s in listing["segments"]}
+    found.update({s["name"]: s["members"] for f in listing["families"] for s in f["segments"]})
+    return {name: n for name, n in found.items() if n}
+
+
+def test_segment_counts_follow_joins_leaves_refreshes_and_erasures_exactly(aws_stack, updater) -> None:
+    # Given 40 users joining and leaving segments through the updater, the refresher and erasure
+    import random
+
+    rng = random.Random(7)
+    api = Api(aws_stack)
+    kinds = ["view", "add_to_cart", "purchase", "remove_from_cart", "rate"]
+    users = [f"c{i:02d}" for i in range(40)]
+    seq = 1
+    for batch in range(4):
+        events = []
+        for u in users:
+            for j in range(rng.randint(0, 4)):
+                kind = rng.choice(kinds)
+                extra: dict[str, Any] = {"value": 400.0 if kind == "purchase" else 4}
+                if kind not in ("purchase", "rate"):
+                    extra = {}
+                cat = rng.choice(["Books", "Kids", "Toys"])
+                events.append(ev(batch * 20_000 + j * 3000, u, kind, item={"category": cat, "price": 5.0}, **extra))
+                events[-1]["event_id"] = f"{u}-{batch}-{j}"
+        updater(kinesis_event(events, first_seq=seq))
+        seq += len(events)
+        # Then after every batch the listed counts equal the audiences, segment by segment
+        assert _listed(api) == _members_by_query(aws_stack)
+    handler = aws_stack.handler("SegmentRefresherFunction")
+    sample = json.loads((Path(__file__).parents[2] / "events/segment_refresher/scheduled_event.json").read_text())
+    refreshed = handler(sample, aws_stack.context("SegmentRefresherFunction"))
+    assert refreshed["joined"] + refreshed["left"] > 0  # carts abandoned since, fans faded, ...
+    assert _listed(api) == _members_by_query(aws_stack)
+    for u in users[:10]:
+        assert api("DELETE", f"/users/{u}", {"user_id": u})[0] == 204
+    assert _listed(api) == _members_by_query(aws_stack)
+    assert sum(_listed(api).values()) > 40
+
+
+def test_a_transaction_that_only_lost_a_race_for_a_counter_is_sent_again(aws_stack, updater, monkeypatch) -> None:
+    from pynamodb.connection import Connection
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+
+    original = Connection.transact_write_items
+    losses = {"left": 2, "calls": 0}
+
+    def contended(self, *args, **kwargs):  # the first two sends lose to another writer's transaction
+        losses["calls"] += 1
+        if losses["left"] > 0:
+            losses["left"] -= 1
+            cause = VerboseClientError(
+                {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}},
+                "TransactWriteItems",
+                cancellation_reasons=[None, CancellationReason(code="TransactionConflict")],
+            )
+            raise TransactWriteError("Failed to write transaction items", cause=cause)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "transact_write_items", contended)
+    api = Api(aws_stack)
+    result = updater(kinesis_event([ev(1, "ray", "purchase", value=2.0)]))
+    assert result == {"batchItemFailures": []} and losses["calls"] == 3
+    assert "new_users" in profile(api, "ray")[1]["segments"]
+    assert _listed(api) == _members_by_query(aws_stack) == {"new_users": 1, "fan:Kids": 1}
+    # A transaction that keeps losing is a transient failure: the record is retried by Lambda
+    losses["left"] = 99
+    failed = updater(kinesis_event([ev(2, "sue", "purchase", value=2.0)], first_seq=5))
+    assert len(failed["batchItemFailures"]) == 1
+    assert profile(api, "sue")[0] == 404
+    assert _listed(api) == _members_by_query(aws_stack)
+
+
+def test_recount_sets_counters_from_the_audiences_even_while_memberships_change(
+    aws_stack, updater, monkeypatch, capsys
+) -> None:
+    from pulse.adapters import dynamo
+    from scripts import resegment
+
+    # Given a stack upgraded from a release without counters: memberships, the old #families list, no counters
+    api = Api(aws_stack)
+    updater(
+        kinesis_event([ev(j, u, "purchase", value=1.0, item={"category": "Books"}) for u in "abcde" for j in (1, 2)])
+    )
+    expected = _members_by_query(aws_stack)
+    assert expected == {"new_users": 5, "fan:Books": 5}
+    ddb = aws_stack.client("dynamodb")
+    table = aws_stack.env["SEGMENTS_TABLE"]
+    for item in ddb.query(
+        TableName=table, KeyConditionExpression="segment = :c", ExpressionAttributeValues={":c": {"S": "#counts"}}
+    )["Items"]:
+        ddb.delete_item(TableName=table, Key={"segment": item["segment"], "user_id": item["user_id"]})
+    ddb.put_item(TableName=table, Item={"segment": {"S": "#families"}, "user_id": {"S": "fan:Books"}})
+    assert _listed(api) == {}
+    # When the counts are rebuilt while another user joins between the reading of an audience and the
+    # writing of its counters (the first time only), into a counter that has members already
+    late = next(f"late{i}" for i in range(1000) if dynamo.count_shard(f"late{i}") == dynamo.count_shard("a"))
+    original_query = dynamo.SegmentMember.query.__func__  # type: ignore[attr-defined]
+    raced = []
+
+    def racing_query(cls, hash_key, *args, **kwargs):
+        found = list(original_query(cls, hash_key, *args, **kwargs))
+        if hash_key == "new_users" and not raced:
+            raced.append(True)
+            updater(kinesis_event([ev(5, late, "view", item={"category": "Toys"})], first_seq=50))
+        return iter(found)
+
+    monkeypatch.setattr(dynamo.SegmentMember, "query", classmethod(racing_query))
+    assert resegment.main(["--recount-only"]) == 0
+    assert "recounted" in capsys.readouterr().out and raced
+    # Then every count is exact, the late joiner included, and the family is listed again
+    assert _listed(api) == _members_by_query(aws_stack) == {"new_users": 6, "fan:Books": 5}

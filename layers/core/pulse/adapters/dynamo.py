@@ -7,17 +7,24 @@ Profiles table, one item per user:
   sparse index ``due`` (``due_shard`` hash, ``due_at`` range, keys only) lists those users by due time,
   spread over ``DUE_SHARDS`` partitions so no one partition takes every write.
 Segments table, one item per (segment, user):
-  ``segment`` (hash key), ``user_id`` (range key), ``joined_at``. The partition ``#families`` lists the
-  generated segment names (``fan:<category>``) seen so far, so ``GET /segments`` needs no scan.
+  ``segment`` (hash key), ``user_id`` (range key), ``joined_at``. The partition ``#counts`` holds each
+  segment's member count as ``COUNT_SHARDS`` counter items (range key ``<segment>#<shard>``, the
+  user's shard as for ``due_shard``; ``members``, and ``changes``, how often it was updated), so
+  ``GET /segments`` is one small Query however large the audiences, and concurrent writers rarely
+  touch the same counter. Releases before the counters listed generated segment names (``fan:...``)
+  in the partition ``#families``; it is read only to find those names when recounting.
 
 A batch's changes for one user are one call: ``UpdateItem``/``PutItem`` with a version condition, or,
 when segment memberships change, one ``TransactWriteItems`` holding the same conditional profile write
-plus the membership puts and deletes (all or nothing, so memberships never drift from profiles).
+plus the membership puts and deletes and the counters' increments (all or nothing, so memberships
+and counts never drift from profiles). A transaction cancelled only because another one held a
+counter at the same moment (``TransactionConflict``) is sent again, after a short random pause.
 """
 
 import base64
 import binascii
 import json
+import random
 import time
 import zlib
 from binascii import crc32
@@ -26,7 +33,7 @@ from typing import Any, TypeVar
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -44,9 +51,13 @@ from pulse.config import Settings
 from pulse.domain.segments import catalog
 from pulse.domain.updater import ProfileState, ProfileUpdate, dump_state, load_state
 
-FAMILIES_PARTITION = "#families"
+FAMILIES_PARTITION = "#families"  # written by releases before COUNTS_PARTITION; read when recounting
+COUNTS_PARTITION = "#counts"
+COUNT_SHARDS = 16
 DUE_INDEX = "due"
 DUE_SHARDS = 16
+TRANSACTION_ATTEMPTS = 4  # sends of a transaction cancelled by a conflict on a shared counter
+RECOUNT_ROUNDS = 5
 CONFLICT_CODES = {"ConditionalCheckFailedException"}
 T = TypeVar("T")
 
@@ -82,8 +93,31 @@ class SegmentMember(Model):
         table_name = "pulse-segments"
 
     segment = UnicodeAttribute(hash_key=True)
-    user_id = UnicodeAttribute(range_key=True)
+    user_id = UnicodeAttribute(range_key=True)  # in COUNTS_PARTITION: ``<segment>#<shard>``
     joined_at = NumberAttribute(null=True)
+    members = NumberAttribute(null=True)  # counters only
+    changes = NumberAttribute(null=True)  # counters only: updates so far (recount's change check)
+
+
+def count_shard(user_id: str) -> int:
+    return crc32(user_id.encode()) % COUNT_SHARDS
+
+
+def counter(segment: str, shard: int) -> SegmentMember:
+    return SegmentMember(COUNTS_PARTITION, f"{segment}#{shard:02d}")
+
+
+def count_delta(tx: TransactWrite, segment: str, user_id: str, delta: int) -> None:
+    """Add ``delta`` to the segment's counter for this user's shard, inside the membership transaction."""
+    tx.update(
+        counter(segment, count_shard(user_id)),
+        actions=[SegmentMember.members.add(delta), SegmentMember.changes.add(1)],
+    )
+
+
+def _counter_key(key: str) -> tuple[str, int] | None:
+    segment, sep, shard = key.rpartition("#")
+    return (segment, int(shard)) if sep and shard.isdigit() else None
 
 
 def bind(settings: Settings) -> None:
@@ -120,6 +154,28 @@ def _call[T](fn: Callable[[], T]) -> T:
         return fn()
     except PynamoDBException as exc:
         raise _classify(exc) from exc
+
+
+def _only_contention(exc: TransactWriteError) -> bool:
+    """Cancelled because another transaction held one of its items (a shared counter), nothing else."""
+    reasons = {r.code for r in exc.cancellation_reasons if r is not None and r.code != "None"}
+    return exc.cause_response_code == "TransactionCanceledException" and reasons == {"TransactionConflict"}
+
+
+def _transact(connection: Connection, build: Callable[[TransactWrite], None]) -> None:
+    """One ``TransactWriteItems``; sent again (same content) while it only lost a race for a counter."""
+    for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        try:
+            with TransactWrite(connection=connection) as tx:
+                build(tx)
+            return
+        except TransactWriteError as exc:
+            if attempt < TRANSACTION_ATTEMPTS and _only_contention(exc):
+                time.sleep(random.uniform(0.005, 0.025) * attempt)
+                continue
+            raise _classify(exc) from exc
+        except PynamoDBException as exc:
+            raise _classify(exc) from exc
 
 
 class DynamoProfileStore(ProfileStore, DueProfiles):
@@ -159,18 +215,18 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
             _call(lambda: record.save(condition=condition))
             return
         now = time.time()
+        user_id = profile.user_id
 
-        def transact() -> None:
-            with TransactWrite(connection=self._connection()) as tx:
-                tx.save(record, condition=condition)
-                for name in update.joined:
-                    tx.save(SegmentMember(name, profile.user_id, joined_at=now))
-                    if catalog().family_of(name) is not None:
-                        tx.save(SegmentMember(FAMILIES_PARTITION, name))
-                for name in update.left:
-                    tx.delete(SegmentMember(name, profile.user_id))
+        def build(tx: TransactWrite) -> None:
+            tx.save(record, condition=condition)
+            for name in update.joined:
+                tx.save(SegmentMember(name, user_id, joined_at=now))
+                count_delta(tx, name, user_id, +1)
+            for name in update.left:
+                tx.delete(SegmentMember(name, user_id))
+                count_delta(tx, name, user_id, -1)
 
-        _call(transact)
+        _transact(self._connection(), build)
 
     def erase(self, user_id: str) -> bool:
         stored = self.load(user_id)
@@ -178,13 +234,13 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
             return False
         version = stored.version
 
-        def transact() -> None:
-            with TransactWrite(connection=self._connection()) as tx:
-                tx.delete(ProfileRecord(user_id), condition=ProfileRecord.version == version)
-                for name in stored.state.profile.segments:
-                    tx.delete(SegmentMember(name, user_id))
+        def build(tx: TransactWrite) -> None:
+            tx.delete(ProfileRecord(user_id), condition=ProfileRecord.version == version)
+            for name in stored.state.profile.segments:
+                tx.delete(SegmentMember(name, user_id))
+                count_delta(tx, name, user_id, -1)
 
-        _call(transact)
+        _transact(self._connection(), build)
         return True
 
     def user_ids(self) -> Iterator[str]:
@@ -253,8 +309,70 @@ class DynamoSegmentDirectory(SegmentDirectory):
 
         return _call(query)
 
-    def count(self, segment: str) -> int:
-        return _call(lambda: SegmentMember.count(segment))
+    def counts(self) -> dict[str, int]:
+        def query() -> dict[str, int]:
+            totals: dict[str, int] = {}
+            for item in SegmentMember.query(COUNTS_PARTITION, page_size=1000):
+                key = _counter_key(item.user_id)
+                if key is not None:
+                    totals[key[0]] = totals.get(key[0], 0) + int(item.members or 0)
+            return totals
 
-    def family_segments(self) -> list[str]:
-        return _call(lambda: [m.user_id for m in SegmentMember.query(FAMILIES_PARTITION)])
+        return _call(query)
+
+    def generated_segments(self) -> list[str]:
+        def query() -> list[str]:
+            names = {m.user_id for m in SegmentMember.query(FAMILIES_PARTITION)}
+            names.update(self.counts())
+            return sorted(n for n in names if catalog().family_of(n) is not None)
+
+        return _call(query)
+
+    def recount(self, segment: str) -> int:
+        """Set the segment's counters to its exact membership, safe while events flow: a shard whose
+        counter changed while the members were read is counted again (no change means no membership
+        in that shard changed either, since both change in one transaction)."""
+
+        def shard_changes() -> dict[int, int | None]:
+            found: dict[int, int | None] = {}
+            for item in SegmentMember.query(
+                COUNTS_PARTITION,
+                SegmentMember.user_id.startswith(f"{segment}#"),
+                consistent_read=True,
+            ):
+                key = _counter_key(item.user_id)
+                if key is not None and key[0] == segment:
+                    found[key[1]] = None if item.changes is None else int(item.changes)
+            return found
+
+        def settle() -> int:
+            todo = set(range(COUNT_SHARDS))
+            exact: dict[int, int] = {}
+            for _ in range(RECOUNT_ROUNDS):
+                before = shard_changes()
+                members = [0] * COUNT_SHARDS
+                for m in SegmentMember.query(segment, consistent_read=True, attributes_to_get=["user_id"]):
+                    members[count_shard(m.user_id)] += 1
+                for shard in sorted(todo):
+                    seen = before.get(shard, -1)
+                    if seen == -1 and members[shard] == 0:
+                        exact[shard] = 0  # never counted and empty: nothing to write
+                        continue
+                    unchanged = (
+                        SegmentMember.changes.does_not_exist() if seen in (-1, None) else SegmentMember.changes == seen
+                    )
+                    try:
+                        counter(segment, shard).update(
+                            actions=[SegmentMember.members.set(members[shard])], condition=unchanged
+                        )
+                    except UpdateError as exc:
+                        if exc.cause_response_code != "ConditionalCheckFailedException":
+                            raise
+                        continue  # a membership changed while counting: next round
+                    exact[shard] = members[shard]
+                todo -= set(exact)
+                if not todo:
+                    return sum(exact.values())
+            raise TransientFailure(f"segment {segment} kept changing in shards {sorted(todo)}; run it again")
+
+        return _call(settle)

@@ -62,12 +62,19 @@ class SegmentDirectory(ABC):
         """One page of a segment's audience (a Query on the segment's partition)."""
 
     @abstractmethod
-    def count(self, segment: str) -> int:
-        """Members in the segment now."""
+    def counts(self) -> dict[str, int]:
+        """Members per segment, for every segment that has had a member: counters kept in step with
+        the memberships by the same writes, read at once (never a count over the audiences)."""
 
     @abstractmethod
-    def family_segments(self) -> list[str]:
-        """Names of generated segments (families such as ``fan:<category>``) seen so far."""
+    def generated_segments(self) -> list[str]:
+        """Names of generated segments (families such as ``fan:<category>``) that ever had a member,
+        also those recorded by releases before the counters."""
+
+    @abstractmethod
+    def recount(self, segment: str) -> int:
+        """Set the segment's counters to its exact membership (an operator's repair, not a request);
+        returns that count."""
 
 
 @dataclass(frozen=True)

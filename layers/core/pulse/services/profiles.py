@@ -1,5 +1,6 @@
 """Use cases behind the profile and segment routes."""
 
+from collections.abc import Callable
 from typing import Any
 
 from pulse.adapters.ports import ProfileStore, SegmentDirectory
@@ -28,21 +29,32 @@ def erase_user(store: ProfileStore, user_id: str) -> bool:
 
 def list_segments(directory: SegmentDirectory) -> dict[str, Any]:
     cat = catalog()
-    segments = [s | {"members": directory.count(s["name"])} for s in cat.describe()]
-    generated = directory.family_segments()
+    counts = directory.counts()
+    segments = [s | {"members": counts.get(s["name"], 0)} for s in cat.describe()]
     families = []
     for fam in cat.families:
-        names = [n for n in generated if cat.family_of(n) is fam]
+        names = [n for n in counts if cat.family_of(n) is fam]
         families.append(
             {
                 "family": fam.family,
                 "pattern": fam.pattern,
                 "description": fam.description,
                 "marketing": fam.marketing,
-                "segments": [{"name": n, "members": directory.count(n)} for n in sorted(names)],
+                "segments": [{"name": n, "members": counts.get(n, 0)} for n in sorted(names)],
             }
         )
     return {"segments": segments, "families": families}
+
+
+def recount_segments(directory: SegmentDirectory, say: Callable[[str], None] = lambda _: None) -> dict[str, int]:
+    """Recount every segment's members into its counters: once after upgrading a stack whose
+    memberships predate the counters, or to repair a count. Returns the counts it set."""
+    names = [s["name"] for s in catalog().describe()] + directory.generated_segments()
+    found: dict[str, int] = {}
+    for name in names:
+        found[name] = directory.recount(name)
+        say(f"{name}: {found[name]} members")
+    return found
 
 
 def segment_audience(directory: SegmentDirectory, segment: str, limit: int, cursor: str | None) -> dict[str, Any]:
