@@ -18,7 +18,7 @@ help:
 	@echo "make train EVENTS=<log> [BUCKET=<name>] [PROMOTE=1] - train, evaluate, publish (local stack by default)"
 	@echo "make promote VERSION=<v> [FORCE=1] / make rollback - serve a version / the previous one"
 	@echo "make backfill EVENTS=<log> [RATE=1000] [START_LINE=n] - put a historical log on the stream (profiles from history)"
-	@echo "make resegment [STACK=<name>] [RECOUNT_ONLY=1] - re-evaluate every profile's segments now (after editing segments.json), then recount members"
+	@echo "make resegment [STACK=<name>] [WORKERS=4] [RESUME=1] [RECOUNT_ONLY=1] - re-evaluate every profile's segments now (after editing segments.json), then recount members"
 	@echo "make dead-letters / make replay-dead-letters [REASON=<text>] [DRY_RUN=1] [STACK=<name>] - inspect / replay"
 
 $(VENV)/.installed: requirements.txt layers/core/requirements.txt
@@ -115,7 +115,7 @@ backfill: venv
 	$(AWS_ENV) $(PY) -m scripts.backfill --events "$(EVENTS)" $(if $(RATE),--rate $(RATE)) $(if $(START_LINE),--start-line $(START_LINE)) $(if $(REJECTS),--rejects "$(REJECTS)")
 
 resegment: venv
-	$(AWS_ENV) $(PY) -m scripts.resegment $(if $(STACK),--stack "$(STACK)") $(if $(RECOUNT_ONLY),--recount-only)
+	$(AWS_ENV) $(PY) -m scripts.resegment $(if $(STACK),--stack "$(STACK)") $(if $(RECOUNT_ONLY),--recount-only) $(if $(RESUME),--resume) $(if $(WORKERS),--workers $(WORKERS))
 
 # the dead-letter queue: list it (changes nothing), or put its records back on the stream
 DL_WHERE = $(if $(STACK),--stack "$(STACK)")

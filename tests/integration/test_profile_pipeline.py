@@ -543,3 +543,58 @@ def test_membership_transactions_reuse_one_client(aws_stack, updater, monkeypatc
     result = updater(kinesis_event([ev(1, f"new{i}", "purchase", value=2.0) for i in range(20)], first_seq=10))
     assert result == {"batchItemFailures": []} and built == []
     assert _listed(Api(aws_stack))["new_users"] == 21
+
+
+def test_resegment_runs_in_parallel_parts_and_continues_where_a_failed_run_stopped(
+    aws_stack, updater, monkeypatch, capsys, tmp_path
+) -> None:
+    from pulse.adapters.dynamo import DynamoProfileStore
+    from pulse.adapters.ports import TransientFailure
+    from pulse.config import get_settings
+    from pulse.domain.updater import ProfileUpdate
+    from scripts import resegment
+
+    # Given 30 profiles as an older release wrote them (no segments, no due time)
+    plain = {"brand": "acme", "price": 2.0}
+    users = [f"r{i:02d}" for i in range(30)]
+    updater(kinesis_event([ev(1, u, "view", item=plain) for u in users]))
+    store = DynamoProfileStore(get_settings())
+    for user in users:
+        stored = store.load(user)
+        assert stored is not None
+        stored.state.due_at, stored.state.profile.segments = None, []
+        stored.state.profile.version += 1
+        store.save(ProfileUpdate(state=stored.state), expected_version=stored.version)
+    # When a run in 3 parts meets a write that fails beyond its retries (user r17, once)
+    monkeypatch.setattr(resegment, "CHECKPOINT_EVERY", 1)
+    original_save = DynamoProfileStore.save
+    failing = {"r17": 1}
+    written: list[str] = []
+
+    def save(self, update, expected_version):
+        user = update.state.profile.user_id
+        if failing.get(user):
+            failing[user] -= 1
+            raise TransientFailure("ProvisionedThroughputExceededException")
+        written.append(user)
+        return original_save(self, update, expected_version)
+
+    monkeypatch.setattr(DynamoProfileStore, "save", save)
+    state = tmp_path / "state.json"
+    assert resegment.main(["--workers", "3", "--state", str(state)]) == 1
+    assert "again with --resume to continue" in capsys.readouterr().out
+    saved = json.loads(state.read_text())
+    assert saved["parts"] == 3 and sorted(saved["positions"].values(), key=str).count("done") == 2
+    first = list(written)
+    assert "r17" not in first and len(first) < len(users)
+    # Then resuming it (with another --workers: the saved parts win) finishes only what was left
+    written.clear()
+    assert resegment.main(["--workers", "5", "--state", str(state), "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "resuming" in out and "1 of 3 parts left" in out and "(3 parts)" in out
+    assert sorted(first + written) == users  # each profile written once over both runs
+    assert not state.exists()
+    for user in users:
+        stored = store.load(user)
+        assert stored is not None and stored.state.profile.segments == ["new_users"] and stored.state.due_at
+    assert _listed(Api(aws_stack)) == {"new_users": 30}

@@ -244,13 +244,10 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
         _transact(self._connection(), build)
         return True
 
-    def user_ids(self) -> Iterator[str]:
-        """Every profile's user id: a paginated keys-only Scan (for one-off re-evaluation, never a request)."""
-        try:
-            for record in ProfileRecord.scan(attributes_to_get=["user_id"], page_size=1000):
-                yield record.user_id
-        except PynamoDBException as exc:
-            raise _classify(exc) from exc
+    def user_ids(self, part: int = 0, parts: int = 1, start: dict[str, Any] | None = None) -> "UserScan":
+        """Every profile's user id, or those of one part of a parallel Scan (for one-off
+        re-evaluation, never a request)."""
+        return UserScan(part, parts, start)
 
     def due(self, now: float, limit: int) -> list[str]:
         def query() -> list[str]:
@@ -273,6 +270,29 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
         if self._transactions is None:
             self._transactions = Connection(region=self._settings.region, host=self._settings.endpoint_url)
         return self._transactions
+
+
+class UserScan:
+    """The user ids of one part of a paginated, keys-only, parallel Scan of the profiles table.
+    ``resume_key`` is where a later scan of the same part continues after the last id taken
+    (None once every id was taken)."""
+
+    def __init__(self, part: int, parts: int, start: dict[str, Any] | None) -> None:
+        segments: dict[str, Any] = {"segment": part, "total_segments": parts} if parts > 1 else {}
+        self._results = ProfileRecord.scan(
+            attributes_to_get=["user_id"], page_size=1000, last_evaluated_key=start, **segments
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for record in self._results:
+                yield record.user_id
+        except PynamoDBException as exc:
+            raise _classify(exc) from exc
+
+    @property
+    def resume_key(self) -> dict[str, Any] | None:
+        return self._results.last_evaluated_key
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
