@@ -173,9 +173,15 @@ def _bucket(stack: Stack, logical_id: str, clients: ClientFactory) -> PhysicalRe
     if "LifecycleConfiguration" in props:
         rules = []
         for rule in props["LifecycleConfiguration"]["Rules"]:
-            out: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": ""}}
+            out: dict[str, Any] = {
+                "ID": rule["Id"],
+                "Status": rule["Status"],
+                "Filter": {"Prefix": rule.get("Prefix", "")},
+            }
             if "NoncurrentVersionExpiration" in rule:
                 out["NoncurrentVersionExpiration"] = rule["NoncurrentVersionExpiration"]
+            if "ExpirationInDays" in rule:
+                out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
             rules.append(out)
         s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
     arn = f"arn:aws:s3:::{name}"

@@ -81,3 +81,21 @@ def test_event_archive_reads_the_stream_into_the_bucket(aws_stack: AwsStack) -> 
     assert destination["RoleARN"] == resources["EventArchiveRole"].attributes["Arn"]
     role = aws_stack.client("iam").get_role(RoleName=resources["EventArchiveRole"].ref)["Role"]
     assert role["Arn"] == resources["EventArchiveRole"].attributes["Arn"]
+
+
+def test_event_archive_expires_only_when_a_retention_is_set(aws_stack: AwsStack) -> None:
+    import boto3
+
+    from infrastructure.resources import _bucket
+    from infrastructure.template import Stack, load_template
+
+    s3 = aws_stack.client("s3")
+    kept = s3.get_bucket_lifecycle_configuration(Bucket=aws_stack.stack.resources["ModelBucket"].ref)["Rules"]
+    assert [r["ID"] for r in kept] == ["expire-old-pointer-versions"]  # default 0: the archive is kept
+    stack = Stack(load_template(), name="pulse-retention", parameters={"ArchiveExpirationDays": "30"})
+    bucket = _bucket(stack, "ModelBucket", lambda service: boto3.client(service, region_name="us-east-1")).ref
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert rules["expire-archived-events"]["Filter"] == {"Prefix": "events/"}
+    assert rules["expire-archived-events"]["Expiration"] == {"Days": 30}
+    assert rules["expire-failed-archive-deliveries"]["Filter"] == {"Prefix": "events-errors/"}
+    assert "Expiration" not in rules["expire-old-pointer-versions"]  # models/ are never expired
