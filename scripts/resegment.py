@@ -76,7 +76,9 @@ class Progress:
 
 def reevaluate(store: DynamoProfileStore, progress: Progress, now: float) -> RefreshOutcome:
     """Every part of the scan that is not done yet, in parallel; raises the first part's failure
-    after the other parts have finished (their positions are saved)."""
+    after the other parts have finished (their positions are saved). On Ctrl-C every part stops
+    after the profile in hand and saves its position."""
+    stop = threading.Event()
 
     def run(part: int) -> RefreshOutcome:
         start = progress.position(part)
@@ -87,6 +89,9 @@ def reevaluate(store: DynamoProfileStore, progress: Progress, now: float) -> Ref
         def users() -> Iterator[str]:
             for taken, user in enumerate(scan, 1):
                 yield user  # the caller re-evaluates it before asking for the next one
+                if stop.is_set():
+                    progress.save(part, scan.resume_key)
+                    return
                 if taken % CHECKPOINT_EVERY == 0:
                     progress.save(part, scan.resume_key)
             progress.save(part, DONE)
@@ -94,17 +99,21 @@ def reevaluate(store: DynamoProfileStore, progress: Progress, now: float) -> Ref
         return resegment_all(store, users(), now, say=lambda line: print(f"part {part}: {line}", flush=True))
 
     total = RefreshOutcome()
+    failures: list[BaseException] = []
     with ThreadPoolExecutor(progress.parts) as pool:
         futures = [pool.submit(run, part) for part in range(progress.parts)]
-        failures = []
-        for future in futures:
-            try:
-                outcome = future.result()
-            except Exception as exc:  # reported below, once every part has stopped
-                failures.append(exc)
-                continue
-            for field in dataclasses.fields(RefreshOutcome):
-                setattr(total, field.name, getattr(total, field.name) + getattr(outcome, field.name))
+        try:
+            for future in futures:
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # reported below, once every part has stopped
+                    failures.append(exc)
+                    continue
+                for field in dataclasses.fields(RefreshOutcome):
+                    setattr(total, field.name, getattr(total, field.name) + getattr(outcome, field.name))
+        except KeyboardInterrupt:
+            stop.set()  # the pool waits for the parts to save their positions
+            failures.insert(0, KeyboardInterrupt("stopped by Ctrl-C"))
     if failures:
         raise failures[0]
     return total
@@ -139,9 +148,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"resuming from {path}: {left} of {progress.parts} parts left")
         try:
             outcome = reevaluate(DynamoProfileStore(settings), progress, now=time.time())
-        except Exception as exc:  # the operator gets the cause and how to go on
+        except (Exception, KeyboardInterrupt) as exc:  # the operator gets the cause and how to go on
             print(f"stopped: {type(exc).__name__}: {exc}; run it again with --resume to continue from {path}")
-            return 1
+            return 130 if isinstance(exc, KeyboardInterrupt) else 1
         path.unlink(missing_ok=True)
         print(
             f"re-evaluated {outcome.refreshed} of {outcome.due} profiles in {time.perf_counter() - started:.1f} s "

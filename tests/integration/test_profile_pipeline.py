@@ -545,19 +545,13 @@ def test_membership_transactions_reuse_one_client(aws_stack, updater, monkeypatc
     assert _listed(Api(aws_stack))["new_users"] == 21
 
 
-def test_resegment_runs_in_parallel_parts_and_continues_where_a_failed_run_stopped(
-    aws_stack, updater, monkeypatch, capsys, tmp_path
-) -> None:
+def _stale_profiles(updater, users: list[str]):
+    """Profiles as a release before due times wrote them: no segments, no due time."""
     from pulse.adapters.dynamo import DynamoProfileStore
-    from pulse.adapters.ports import TransientFailure
     from pulse.config import get_settings
     from pulse.domain.updater import ProfileUpdate
-    from scripts import resegment
 
-    # Given 30 profiles as an older release wrote them (no segments, no due time)
-    plain = {"brand": "acme", "price": 2.0}
-    users = [f"r{i:02d}" for i in range(30)]
-    updater(kinesis_event([ev(1, u, "view", item=plain) for u in users]))
+    updater(kinesis_event([ev(1, u, "view", item={"brand": "acme", "price": 2.0}) for u in users]))
     store = DynamoProfileStore(get_settings())
     for user in users:
         stored = store.load(user)
@@ -565,6 +559,47 @@ def test_resegment_runs_in_parallel_parts_and_continues_where_a_failed_run_stopp
         stored.state.due_at, stored.state.profile.segments = None, []
         stored.state.profile.version += 1
         store.save(ProfileUpdate(state=stored.state), expected_version=stored.version)
+    return store
+
+
+def test_resegment_stopped_by_ctrl_c_saves_every_part_and_resumes(aws_stack, updater, monkeypatch, tmp_path) -> None:
+    import _thread
+
+    from pulse.adapters.dynamo import DynamoProfileStore
+    from scripts import resegment
+
+    users = [f"k{i:02d}" for i in range(30)]
+    _stale_profiles(updater, users)
+    monkeypatch.setattr(resegment, "CHECKPOINT_EVERY", 1000)  # positions are saved only by the stop
+    original_save = DynamoProfileStore.save
+    written: list[str] = []
+
+    def save(self, update, expected_version):
+        written.append(update.state.profile.user_id)
+        if len(written) == 4:
+            _thread.interrupt_main()  # Ctrl-C, as the terminal delivers it: to the main thread
+        return original_save(self, update, expected_version)
+
+    monkeypatch.setattr(DynamoProfileStore, "save", save)
+    state = tmp_path / "state.json"
+    assert resegment.main(["--workers", "3", "--state", str(state)]) == 130
+    first = list(written)
+    assert len(first) < len(users) and state.exists()
+    written.clear()
+    assert resegment.main(["--state", str(state), "--resume"]) == 0
+    assert sorted(first + written) == users  # nothing lost, nothing written twice
+
+
+def test_resegment_runs_in_parallel_parts_and_continues_where_a_failed_run_stopped(
+    aws_stack, updater, monkeypatch, capsys, tmp_path
+) -> None:
+    from pulse.adapters.dynamo import DynamoProfileStore
+    from pulse.adapters.ports import TransientFailure
+    from scripts import resegment
+
+    # Given 30 profiles as an older release wrote them (no segments, no due time)
+    users = [f"r{i:02d}" for i in range(30)]
+    store = _stale_profiles(updater, users)
     # When a run in 3 parts meets a write that fails beyond its retries (user r17, once)
     monkeypatch.setattr(resegment, "CHECKPOINT_EVERY", 1)
     original_save = DynamoProfileStore.save
