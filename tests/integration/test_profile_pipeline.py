@@ -563,7 +563,8 @@ def _stale_profiles(updater, users: list[str]):
 
 
 def test_resegment_stopped_by_ctrl_c_saves_every_part_and_resumes(aws_stack, updater, monkeypatch, tmp_path) -> None:
-    import _thread
+    import os
+    import signal
 
     from pulse.adapters.dynamo import DynamoProfileStore
     from scripts import resegment
@@ -573,11 +574,13 @@ def test_resegment_stopped_by_ctrl_c_saves_every_part_and_resumes(aws_stack, upd
     monkeypatch.setattr(resegment, "CHECKPOINT_EVERY", 1000)  # positions are saved only by the stop
     original_save = DynamoProfileStore.save
     written: list[str] = []
+    interrupted: list[bool] = []
 
     def save(self, update, expected_version):
         written.append(update.state.profile.user_id)
-        if len(written) == 4:
-            _thread.interrupt_main()  # Ctrl-C, as the terminal delivers it: to the main thread
+        if len(written) == 4 and not interrupted:
+            interrupted.append(True)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, as the terminal sends it
         return original_save(self, update, expected_version)
 
     monkeypatch.setattr(DynamoProfileStore, "save", save)
