@@ -70,9 +70,6 @@ class Progress:
             partial.write_text(json.dumps(self.state))
             partial.replace(self.path)
 
-    def finished(self) -> bool:
-        return all(self.position(part) == DONE for part in range(self.parts))
-
 
 def reevaluate(store: DynamoProfileStore, progress: Progress, now: float) -> RefreshOutcome:
     """Every part of the scan that is not done yet, in parallel; raises the first part's failure

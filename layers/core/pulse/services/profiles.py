@@ -1,6 +1,5 @@
 """Use cases behind the profile and segment routes."""
 
-from collections.abc import Callable
 from typing import Any
 
 from pulse.adapters.ports import ProfileStore, SegmentDirectory
@@ -46,15 +45,11 @@ def list_segments(directory: SegmentDirectory) -> dict[str, Any]:
     return {"segments": segments, "families": families}
 
 
-def recount_segments(directory: SegmentDirectory, say: Callable[[str], None] = lambda _: None) -> dict[str, int]:
+def recount_segments(directory: SegmentDirectory) -> dict[str, int]:
     """Recount every segment's members into its counters: once after upgrading a stack whose
     memberships predate the counters, or to repair a count. Returns the counts it set."""
     names = [s["name"] for s in catalog().describe()] + directory.generated_segments()
-    found: dict[str, int] = {}
-    for name in names:
-        found[name] = directory.recount(name)
-        say(f"{name}: {found[name]} members")
-    return found
+    return {name: directory.recount(name) for name in names}
 
 
 def segment_audience(directory: SegmentDirectory, segment: str, limit: int, cursor: str | None) -> dict[str, Any]:
