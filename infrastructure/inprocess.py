@@ -19,6 +19,7 @@ def function_on_moto(logical_id: str, stack_name: str = "bench") -> Iterator[tup
     import boto3
     from moto import mock_aws
 
+    from infrastructure import moto_speedups
     from infrastructure.functions import function_specs
     from infrastructure.resources import create_all
     from pulse.adapters import aws
@@ -29,6 +30,7 @@ def function_on_moto(logical_id: str, stack_name: str = "bench") -> Iterator[tup
         os.environ.setdefault(key, "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    moto_speedups.install()  # as the local stack does: the updater writes users concurrently
     with mock_aws():
         stack = Stack(load_template(), name=stack_name)
         create_all(stack, lambda s: boto3.client(s, region_name="us-east-1"))  # type: ignore[call-overload]

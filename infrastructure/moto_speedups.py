@@ -6,6 +6,10 @@ spent most of its time there. Put, Delete and ConditionCheck replace or remove I
 mutate them, so a snapshot that copies the tables' item containers (not the items) restores exactly the
 same state on rollback. Update mutates its item in place, so the snapshot also deep-copies the items
 the transaction's Updates name (the updater's segment counters: a few small items), and only those.
+
+moto's DynamoDB backend is not thread-safe either (a transaction's copy iterates a table that a
+concurrent PutItem changes), and the profile updater writes several users at once, so every DynamoDB
+call is also serialised by one lock, as one process of DynamoDB would never need.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import threading
 from collections import defaultdict
 from typing import Any
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 
 
 class _ContainerCopy:
@@ -61,14 +65,21 @@ def _updated_keys(backend: Any, transact_items: list[dict[str, Any]]) -> dict[st
 
 
 def install() -> None:
-    from moto.dynamodb import models
+    from moto.dynamodb import models, responses
 
     original = models.DynamoDBBackend.transact_write_items
     if getattr(original, "pulse_patched", False):
         return
+    original_call = responses.DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        with _LOCK:
+            return original_call(self)
+
+    responses.DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        with _LOCK:  # moto's backends are not thread-safe; the server is threaded
+        with _LOCK:
             real = models.copy
             models.copy = _ContainerCopy  # type: ignore[assignment]
             _ContainerCopy.updated = _updated_keys(self, transact_items)

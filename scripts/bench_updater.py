@@ -32,6 +32,7 @@ from pulse.domain.updater import ProfileUpdate  # noqa: E402
 from pulse.services.ingest import StreamRecord, process_batch  # noqa: E402
 
 KINDS = ["view"] * 6 + ["click", "add_to_cart", "purchase", "rate", "like", "search", "ad_impression"]
+CONCURRENCY = (1, 2, 4, 8)
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 
 
@@ -65,19 +66,25 @@ def make_events(n: int, users: int, seed: int, start: float) -> list[bytes]:
 
 
 class InMemoryStore(ProfileStore):
-    """Keeps profiles as objects, or (``codec=True``) as the compressed bytes DynamoDB would hold."""
+    """Keeps profiles as objects, or (``codec=True``) as the compressed bytes DynamoDB would hold.
+    ``read_ms`` / ``write_ms`` wait like DynamoDB's round trips (GIL released, as on a socket)."""
 
-    def __init__(self, codec: bool = False) -> None:
+    def __init__(self, codec: bool = False, read_ms: float = 0.0, write_ms: float = 0.0) -> None:
         self.items: dict[str, Any] = {}
         self.codec = codec
+        self.read_s, self.write_s = read_ms / 1000, write_ms / 1000
 
     def load(self, user_id: str) -> StoredProfile | None:
+        if self.read_s:
+            time.sleep(self.read_s)
         found = self.items.get(user_id)
         if found is None or not self.codec:
             return found
         return StoredProfile(decode_state(found[0]), found[1])
 
     def save(self, update: ProfileUpdate, expected_version: int | None) -> None:
+        if self.write_s:
+            time.sleep(self.write_s)
         state, user = update.state, update.state.profile.user_id
         self.items[user] = (
             (encode_state(state), state.profile.version) if self.codec else StoredProfile(state, state.profile.version)
@@ -96,12 +103,15 @@ def records(payloads: list[bytes], first_seq: int) -> list[StreamRecord]:
     return [StreamRecord("shardId-000000000000", str(first_seq + i), p) for i, p in enumerate(payloads)]
 
 
-def bench_domain(batch: int, users: int, total: int, codec: bool = False) -> float:
+def bench_domain(
+    batch: int, users: int, total: int, codec: bool = False, round_trip_ms: float = 0.0, concurrency: int = 1
+) -> float:
     payloads = make_events(total, users, seed=batch + users, start=time.time() - 86400)
-    store, letters = InMemoryStore(codec), NoLetters()
+    store, letters = InMemoryStore(codec, round_trip_ms, 2 * round_trip_ms), NoLetters()
     started = time.perf_counter()
     for start in range(0, total, batch):
-        process_batch(records(payloads[start : start + batch], start + 1), store, letters, half_life_days=14)
+        batch_records = records(payloads[start : start + batch], start + 1)
+        process_batch(batch_records, store, letters, half_life_days=14, concurrency=concurrency)
     return total / (time.perf_counter() - started)
 
 
@@ -163,6 +173,12 @@ def main() -> None:
     parser.add_argument("--domain-events", type=int, default=50_000)
     parser.add_argument("--handler-batches", type=int, default=2)
     parser.add_argument("--skip-handler", action="store_true", help="domain figures only (fast)")
+    parser.add_argument(
+        "--round-trip-ms",
+        type=float,
+        default=5.0,
+        help="DynamoDB read round trip for the concurrency table; a write takes twice as long (0: skip)",
+    )
     args = parser.parse_args()
     print(
         f"{'batch':>6} {'users':>7} {'domain ev/s':>12} {'+codec ev/s':>12} {'handler ev/s (moto)':>20} "
@@ -180,6 +196,19 @@ def main() -> None:
                 f"{distinct:>12.1f}",
                 flush=True,
             )
+    if not args.round_trip_ms:
+        return
+    # The updater's own CPU (domain + codec) with DynamoDB's round trips as waits: what
+    # UpdaterUserConcurrency overlaps. moto cannot show it: its work is CPU in this very process.
+    print(
+        f"\ndomain + codec, reads {args.round_trip_ms:g} ms and writes {2 * args.round_trip_ms:g} ms "
+        "(events/s by UpdaterUserConcurrency)"
+    )
+    print(f"{'batch':>6} {'users':>7} " + " ".join(f"{c:>8}" for c in CONCURRENCY))
+    for batch, users in ((100, 10_000), (500, 10_000), (500, 100)):
+        total = max(batch * 4, min(args.domain_events, 2_000))
+        rates = [bench_domain(batch, users, total, True, args.round_trip_ms, c) for c in CONCURRENCY]
+        print(f"{batch:>6} {users:>7} " + " ".join(f"{r:>8,.0f}" for r in rates), flush=True)
 
 
 if __name__ == "__main__":

@@ -66,10 +66,12 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
     """Given every resource of template.yaml created in moto (in-process) and the functions' env set."""
     from moto import mock_aws
 
+    from infrastructure import moto_speedups
     from infrastructure.functions import function_specs
     from infrastructure.resources import create_all
     from infrastructure.template import Stack, load_template
 
+    moto_speedups.install()  # the updater writes users concurrently; moto's backend is not thread-safe
     with mock_aws():
         stack = Stack(load_template(), name="pulse-test")
         create_all(stack, lambda service: boto3.client(service, region_name="us-east-1"))

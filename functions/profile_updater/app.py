@@ -55,6 +55,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         dead_letters,
         half_life_days=settings.decay_half_life_days,
         impressions_tracked=settings.ad_impressions_tracked,
+        concurrency=settings.updater_user_concurrency,
     )
     metrics.add_metric(name="EventsApplied", unit=MetricUnit.Count, value=outcome.applied)
     metrics.add_metric(name="EventsFromRecommendations", unit=MetricUnit.Count, value=outcome.attributed)

@@ -22,6 +22,8 @@ class Settings(BaseModel):
     model_refresh_seconds: float = Field(30.0, gt=0, alias="MODEL_REFRESH_SECONDS")
     # producers send ad_impression events: only then are ad clicks without impressions a risk signal
     ad_impressions_tracked: bool = Field(True, alias="AD_IMPRESSIONS_TRACKED")
+    # profile updater: users of one batch read and written at once (DynamoDB's connection pool holds 10)
+    updater_user_concurrency: int = Field(8, ge=1, le=10, alias="UPDATER_USER_CONCURRENCY")
     region: str = Field("us-east-1", alias="AWS_REGION")
     # Set only on the local stack (moto); on AWS the SDK's default endpoints are used.
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")

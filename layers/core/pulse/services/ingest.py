@@ -4,14 +4,18 @@
    future) becomes a dead letter with its reason, payload and stream position, and counts as processed.
 2. Valid events are grouped by user, keeping stream order, and each user gets one read and one
    conditional write (``ProfileStore.save``). A lost optimistic lock is retried from a fresh read.
+   Users are independent, so up to ``concurrency`` of them are read and written at once (threads:
+   the time goes in waiting for DynamoDB); one user's events are still applied in order, in one write.
 3. A transient failure (throttling, timeouts, a dead letter that could not be sent) fails the record
    where it happened *and every later record of that shard*; Lambda resumes the shard there, and the
    per-shard high-water mark in each profile makes the re-delivered, already-applied records no-ops.
 """
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pulse.adapters.ports import (
@@ -67,6 +71,7 @@ def process_batch(
     half_life_days: float,
     now: float | None = None,
     impressions_tracked: bool = True,
+    concurrency: int = 1,
 ) -> BatchOutcome:
     now = time.time() if now is None else now
     outcome = BatchOutcome()
@@ -92,11 +97,13 @@ def process_batch(
         by_user[event.user_id].append(PositionedEvent(event, record.position))
 
     first_failure: dict[str, int] = {}
+    failures = threading.Lock()
 
     def fail_from(position: StreamPosition) -> None:
-        current = first_failure.get(position.shard_id)
-        if current is None or position.sequence_number < current:
-            first_failure[position.shard_id] = position.sequence_number
+        with failures:
+            current = first_failure.get(position.shard_id)
+            if current is None or position.sequence_number < current:
+                first_failure[position.shard_id] = position.sequence_number
 
     if letters:
         unsent = dead_letters.send(letters)
@@ -104,21 +111,34 @@ def process_batch(
         for letter in unsent:
             fail_from(StreamPosition(letter.shard_id, int(letter.sequence_number)))
 
-    # Users in order of their first record, so a shard that already failed can skip later users:
-    # they would be re-delivered anyway.
-    ordered = sorted(by_user.items(), key=lambda kv: min(e.position for e in kv[1] if e.position))
-    outcome.users = len(ordered)
-    for user_id, events in ordered:
+    def apply(user_id: str, events: list[PositionedEvent]) -> tuple[ProfileUpdate, int, int] | None:
         first = events[0].position
         assert first is not None
-        known_failure = first_failure.get(first.shard_id)
+        with failures:
+            known_failure = first_failure.get(first.shard_id)
         if known_failure is not None and first.sequence_number > known_failure:
-            continue
+            return None  # its shard already failed before this user: it will be re-delivered anyway
         try:
-            update, writes, conflicts = _apply_user(store, user_id, events, half_life_days, now, impressions_tracked)
+            return _apply_user(store, user_id, events, half_life_days, now, impressions_tracked)
         except TransientFailure:
             fail_from(first)
+            return None
+
+    # Users in order of their first record, so a shard that already failed can skip later users.
+    # With concurrency, a later user may be applied before an earlier one fails: the high-water mark
+    # makes its re-delivered records no-ops.
+    ordered = sorted(by_user.items(), key=lambda kv: min(e.position for e in kv[1] if e.position))
+    outcome.users = len(ordered)
+    workers = max(1, min(concurrency, len(ordered)))
+    if workers == 1:
+        results = [apply(user_id, events) for user_id, events in ordered]
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="user") as pool:
+            results = list(pool.map(lambda kv: apply(*kv), ordered))
+    for result in results:
+        if result is None:
             continue
+        update, writes, conflicts = result
         outcome.applied += update.applied  # 0 when nothing changed (then nothing was written)
         outcome.attributed += update.attributed
         outcome.skipped += update.skipped
