@@ -84,8 +84,13 @@ class ProfileRecord(Model):
     due_index = DueIndex()
 
 
+def user_shard(user_id: str, shards: int) -> int:
+    """Which of ``shards`` partitions a user's items go to (due index, segment counters)."""
+    return crc32(user_id.encode()) % shards
+
+
 def due_shard(user_id: str) -> str:
-    return str(crc32(user_id.encode()) % DUE_SHARDS)
+    return str(user_shard(user_id, DUE_SHARDS))
 
 
 class SegmentMember(Model):
@@ -100,7 +105,7 @@ class SegmentMember(Model):
 
 
 def count_shard(user_id: str) -> int:
-    return crc32(user_id.encode()) % COUNT_SHARDS
+    return user_shard(user_id, COUNT_SHARDS)
 
 
 def counter(segment: str, shard: int) -> SegmentMember:
