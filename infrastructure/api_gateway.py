@@ -110,7 +110,9 @@ class LocalApi:
                 "resourceId": "local",
                 "resourcePath": bound.route.path,
                 "httpMethod": method,
-                "path": f"/{self.stage}{raw_path}",
+                # as sam local start-api: the stage is not part of the URL the client called, so Swagger
+                # UI's "Try it out" (pointed at the stage's base path) stays on this server's paths
+                "path": raw_path,
                 "stage": self.stage,
                 "requestId": str(uuid.uuid4()),
                 "extendedRequestId": str(uuid.uuid4()),

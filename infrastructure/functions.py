@@ -180,6 +180,12 @@ class LambdaContext:
 
 def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
     """Import the function's module in this process under a unique name (environment must be set)."""
+    handler: Callable[[dict[str, Any], Any], Any] = getattr(load_module(spec), spec.handler_name)
+    return handler
+
+
+def load_module(spec: FunctionSpec) -> ModuleType:
+    """The function's module, imported afresh (its ``dependencies`` provider is new)."""
     for path in (str(LAYER_DIR), str(spec.code_dir)):
         if path not in sys.path:
             sys.path.insert(0, path)
@@ -190,8 +196,7 @@ def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
     module: ModuleType = importlib.util.module_from_spec(loader_spec)
     sys.modules[module_name] = module
     loader_spec.loader.exec_module(module)
-    handler: Callable[[dict[str, Any], Any], Any] = getattr(module, spec.handler_name)
-    return handler
+    return module
 
 
 class FunctionError(Exception):

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from pulse.adapters.aws import KinesisEventPublisher
-from pulse.adapters.ports import EventPublisher
 from pulse.config import Settings
 from pulse.domain.events import InvalidEvent, parse_event
+from pulse.ports import EventPublisher
 from scripts import stack
 
 PUT_RECORDS_MAX = 500

@@ -26,7 +26,8 @@ from infrastructure.template import ROOT
 from pulse.domain.events import parse_event
 from pulse.domain.updater import PositionedEvent, apply_user_events
 from pulse.recommend.artifacts import build_manifest, load_model, npz_bytes
-from pulse.recommend.scorer import FEATURES, Scorer
+from pulse.recommend.ranker import FEATURES
+from pulse.recommend.scorer import Scorer
 
 
 def synthetic_files(n_items: int, neighbors: int = 50, seed: int = 0) -> dict[str, bytes]:
@@ -184,7 +185,7 @@ def handler_latency(files: dict[str, bytes], version: str, requests: int) -> str
         )
         s3.put_object(Bucket=bucket, Key="models/current.json", Body=json.dumps({"version": version}).encode())
         ctx = LambdaContext.for_spec(spec)
-        from pulse.adapters.dynamo import DynamoProfileStore
+        from pulse.adapters.profile_store import DynamoProfileStore
         from pulse.domain.updater import ProfileState, ProfileUpdate
 
         store = DynamoProfileStore(get_settings())
@@ -228,7 +229,7 @@ def main() -> None:
         if not ml.exists():
             from training.eventlog import read_events
             from training.movielens import event_log
-            from training.pipeline import train
+            from training.train import train
 
             events, _ = read_events(str(event_log()))
             result = train(events, say=lambda _: None)

@@ -26,9 +26,9 @@ for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from pulse.adapters.dynamo import decode_state, encode_state  # noqa: E402
-from pulse.adapters.ports import DeadLetter, DeadLetterSink, ProfileStore, StoredProfile  # noqa: E402
+from pulse.adapters.codec import decode_state, encode_state  # noqa: E402
 from pulse.domain.updater import ProfileUpdate  # noqa: E402
+from pulse.ports import DeadLetter, DeadLetterSink, ProfileStore, StoredProfile  # noqa: E402
 from pulse.services.ingest import StreamRecord, process_batch  # noqa: E402
 
 KINDS = ["view"] * 6 + ["click", "add_to_cart", "purchase", "rate", "like", "search", "ad_impression"]

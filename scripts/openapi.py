@@ -13,6 +13,7 @@ from typing import Any
 from infrastructure.template import ROOT
 
 SPEC = ROOT / "openapi.json"
+SERVED = ROOT / "layers/core/pulse/http/openapi.json"  # what GET /swagger shows
 FUNCTIONS = {"ApiFunction": "functions/api/app.py", "CollectorFunction": "functions/collector/app.py"}
 
 
@@ -20,7 +21,7 @@ def generate() -> dict[str, Any]:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     from infrastructure.functions import FunctionSpec, load_handler
-    from pulse.http.errors import openapi_info
+    from pulse.http.spec import finalise, openapi_info
 
     merged: dict[str, Any] | None = None
     for logical_id, path in FUNCTIONS.items():
@@ -29,7 +30,6 @@ def generate() -> dict[str, Any]:
         app = sys.modules[f"pulse_fn_{logical_id}"].app
         info = openapi_info()
         doc = json.loads(app.get_openapi_json_schema(**info))
-        doc["paths"] = {p: v for p, v in doc["paths"].items() if not p.endswith("swagger")}
         if merged is None:
             merged = doc
         else:
@@ -38,9 +38,7 @@ def generate() -> dict[str, Any]:
                 doc.get("components", {}).get("schemas", {})
             )
     assert merged is not None
-    merged["paths"] = dict(sorted(merged["paths"].items()))
-    merged.setdefault("components", {})["schemas"] = dict(sorted(merged["components"].get("schemas", {}).items()))
-    return merged
+    return finalise(merged)
 
 
 def render() -> str:
@@ -48,5 +46,7 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    SPEC.write_text(render())
-    print(f"wrote {SPEC}")
+    text = render()
+    for path in (SPEC, SERVED):
+        path.write_text(text)
+        print(f"wrote {path}")

@@ -29,7 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pulse.adapters.dynamo import DynamoProfileStore, DynamoSegmentDirectory
+from pulse.adapters.profile_store import DynamoProfileStore
+from pulse.adapters.segment_directory import DynamoSegmentDirectory
 from pulse.config import Settings
 from pulse.services.profiles import recount_segments
 from pulse.services.segment_refresh import RefreshOutcome, resegment_all

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -34,14 +34,22 @@ class AwsStack:
 
     stack: Any
     specs: dict[str, Any]
+    modules: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name="us-east-1")
 
     def handler(self, logical_id: str) -> Any:
-        from infrastructure.functions import load_handler
+        """The function's handler, imported afresh (as a new execution environment)."""
+        from infrastructure.functions import load_module
 
-        return load_handler(self.specs[logical_id])
+        spec = self.specs[logical_id]
+        self.modules[logical_id] = load_module(spec)
+        return getattr(self.modules[logical_id], spec.handler_name)
+
+    def dependencies(self, logical_id: str) -> Any:
+        """The ``Provider`` of the last loaded handler's collaborators: ``.override(...)`` swaps them."""
+        return self.modules[logical_id].dependencies
 
     def context(self, logical_id: str) -> Any:
         from infrastructure.functions import LambdaContext
@@ -82,3 +90,19 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
         reset_cached_clients()
         yield AwsStack(stack, specs)
         reset_cached_clients()
+
+
+@pytest.fixture
+def override() -> Iterator[Any]:
+    """``override(provider, value)``: the handler works with ``value`` until the test ends."""
+    undo: list[Any] = []
+
+    def apply(provider: Any, value: Any) -> Any:
+        context = provider.override(value)
+        context.__enter__()
+        undo.append(context)
+        return value
+
+    yield apply
+    for context in reversed(undo):
+        context.__exit__(None, None, None)

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from pulse.adapters.ports import (
+from pulse.domain.updater import ProfileUpdate, dump_state, load_state
+from pulse.ports import (
     DeadLetter,
     DeadLetterSink,
     DueProfiles,
-    Page,
+    MemberPage,
+    Membership,
     ProfileStore,
     SegmentDirectory,
     StoreConflict,
     StoredProfile,
     TransientFailure,
 )
-from pulse.domain.updater import ProfileUpdate, dump_state, load_state
 
 
 class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
     def __init__(self) -> None:
         self.items: dict[str, tuple[bytes, int]] = {}  # user -> (state json, version)
-        self.members: dict[str, set[str]] = {}
+        self.audiences: dict[str, dict[str, float]] = {}  # segment -> user -> joined at
         self.writes = 0
         self.reads = 0
 
@@ -40,14 +42,14 @@ class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
         self.writes += 1
         self.items[user] = (dump_state(update.state), update.state.profile.version)
         for name in update.joined:
-            self.members.setdefault(name, set()).add(user)
+            self.audiences.setdefault(name, {})[user] = update.state.profile.updated_at
         for name in update.left:
-            self.members.get(name, set()).discard(user)
+            self.audiences.get(name, {}).pop(user, None)
 
     def erase(self, user_id: str) -> bool:
         found = self.items.pop(user_id, None)
-        for users in self.members.values():
-            users.discard(user_id)
+        for users in self.audiences.values():
+            users.pop(user_id, None)
         return found is not None
 
     def due(self, now: float, limit: int) -> list[str]:
@@ -59,22 +61,25 @@ class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
         return stored.state.profile if stored else None
 
     def members_page(self, segment: str) -> list[str]:
-        return sorted(self.members.get(segment, set()))
+        return sorted(self.audiences.get(segment, {}))
 
-    def members(self, segment: str, limit: int, cursor: str | None) -> Page:  # type: ignore[override]
-        users = self.members_page(segment)
-        start = int(cursor or 0)
-        nxt = start + limit
-        return Page([{"user_id": u} for u in users[start:nxt]], str(nxt) if nxt < len(users) else None)
+    def members(self, segment: str, limit: int, start: dict[str, Any] | None) -> MemberPage:
+        """Pages keyed like DynamoDB's: the next page starts after the last user of this one."""
+        audience = self.audiences.get(segment, {})
+        after = start["user_id"]["S"] if start else None
+        users = [u for u in sorted(audience) if after is None or u > after]
+        page = users[:limit]
+        last = {"segment": {"S": segment}, "user_id": {"S": page[-1]}} if len(users) > limit else None
+        return MemberPage([Membership(u, audience[u]) for u in page], last)
 
     def counts(self) -> dict[str, int]:
-        return {name: len(users) for name, users in self.members.items()}
+        return {name: len(users) for name, users in self.audiences.items() if users}
 
     def generated_segments(self) -> list[str]:
-        return sorted(s for s in self.members if s.startswith("fan:"))
+        return sorted(s for s in self.audiences if s.startswith("fan:"))
 
     def recount(self, segment: str) -> int:
-        return len(self.members.get(segment, set()))
+        return len(self.audiences.get(segment, {}))
 
 
 class ThrottlingStore(ProfileStore):

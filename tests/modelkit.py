@@ -7,7 +7,8 @@ import random
 from typing import Any
 
 from pulse.domain.events import BehaviorEvent, parse_event
-from training.pipeline import Params, TrainResult, manifest_for, train
+from training.dataset import Params
+from training.train import TrainResult, manifest_for, train
 
 __all__ = ["Params", "TrainResult", "publish_and_promote", "synthetic_events", "tiny_model", "train"]
 

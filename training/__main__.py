@@ -39,8 +39,8 @@ def read_catalog(path: str | None) -> dict[str, dict[str, Any]] | None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from training.eventlog import read_table
-    from training.pipeline import manifest_for, train
     from training.publish import new_version, promote, publish
+    from training.train import manifest_for, train
 
     s3 = s3_client()
     table, errors = read_table(args.events, s3=s3 if args.events.startswith("s3://") else None)

@@ -10,7 +10,8 @@ from typing import Any
 
 from pulse.domain.events import BehaviorEvent
 from pulse.recommend.artifacts import load_model
-from training.pipeline import manifest_for, protocol_b, split_by_time, train
+from training.evaluation import protocol_b, split_by_time
+from training.train import manifest_for, train
 
 
 def _float(value: Any) -> Any:

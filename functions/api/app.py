@@ -1,6 +1,7 @@
 """API function: recommendations, ranking, similar and popular items, profiles, segments, health.
 
-Wiring only: Powertools validates the request, one service call answers it, errors map in one place.
+Wiring only: Powertools validates the request, one service call answers it, errors map in one place
+(``pulse.http.errors``), collaborators come from ``dependencies`` (tests override it).
 """
 
 import time
@@ -8,19 +9,29 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
 
 from pulse import __version__
-from pulse.adapters.dynamo import DynamoProfileStore, DynamoSegmentDirectory
-from pulse.adapters.model_store import S3ModelSource
-from pulse.config import get_settings
-from pulse.http.errors import ApiError, error_response, install_error_handlers, openapi_info, unsupported_media_type
+from pulse.errors import InvalidRequest
+from pulse.http import errors, spec
+from pulse.http.models import (
+    Audience,
+    Health,
+    PopularItems,
+    Profile,
+    RankedItems,
+    RankRequest,
+    Recommendations,
+    SegmentList,
+    SimilarItems,
+)
 from pulse.services import profiles, recommendations
-from pulse.services.recommendations import ModelHolder, ModelUnavailable
+from pulse.services.model_holder import loaded_model
+from pulse.wiring import ApiDependencies, Provider, build_api
 
 ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
 
@@ -28,13 +39,8 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
-install_error_handlers(app)
-# Swagger UI and the spec at GET /swagger (behind the API key, like every route but /health)
-app.enable_swagger(path="/swagger", **openapi_info())
-
-settings = get_settings()
-store = DynamoProfileStore(settings)
-directory = DynamoSegmentDirectory(settings)
+errors.install_error_handlers(app)
+spec.install_swagger(app)
 
 
 def _reload_failed(version: str, reason: str) -> None:
@@ -42,16 +48,13 @@ def _reload_failed(version: str, reason: str) -> None:
     logger.error("model version refused", extra={"refused_version": version, "reason": reason})
 
 
-holder = ModelHolder(S3ModelSource(settings), settings.model_refresh_seconds, on_failure=_reload_failed)
-
+dependencies = Provider(lambda: build_api(on_model_failure=_reload_failed))
+Deps = Annotated[ApiDependencies, Depends(dependencies)]
 UserIdPath = Annotated[str, Path(pattern=ID, description="The user's id (1-128 of A-Z a-z 0-9 _ . : @ -)")]
+ItemIdPath = Annotated[str, Path(min_length=1, max_length=128, description="The item's id")]
+SegmentPath = Annotated[str, Path(min_length=1, max_length=200, description="A segment's name, e.g. fan:Drama")]
 K = Annotated[int, Query(ge=1, le=100, description="How many items (1-100)")]
 Explain = Annotated[bool, Query(description="Attach reasons to each item")]
-
-
-@app.exception_handler(ModelUnavailable)
-def _no_model(exc: ModelUnavailable) -> Response[str]:
-    return error_response(503, "model_unavailable", str(exc))
 
 
 def _ids(raw: str | None, name: str) -> list[str]:
@@ -59,107 +62,90 @@ def _ids(raw: str | None, name: str) -> list[str]:
         return []
     ids = [part.strip() for part in raw.split(",") if part.strip()]
     if len(ids) > 500 or any(len(i) > 128 for i in ids):
-        raise ApiError(400, "invalid_request", f"{name}: at most 500 ids of 1-128 characters")
+        raise InvalidRequest(f"{name}: at most 500 ids of 1-128 characters")
     return ids
 
 
 def _timed(name: str, started: float) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000)
-    metrics.add_metadata(key="model_version", value=holder.version or "none")
 
 
-@app.get("/health", security=[{}])  # public: load balancers and uptime checks call it without a key
-def health() -> dict[str, Any]:
-    model = recommendations.loaded_model(holder)
-    return {"status": "ok", "version": __version__, "model_version": model.version if model else None}
+@app.get("/health", security=[{}], responses=errors.responses(Health, public=True))  # uptime checks: no key
+def health(deps: Deps) -> Health:
+    model = loaded_model(deps.holder)
+    return Health(status="ok", version=__version__, model_version=model.version if model else None)
 
 
-@app.get("/users/<user_id>/recommendations")
+@app.get("/users/<user_id>/recommendations", responses=errors.responses(Recommendations, 400, 503))
 def get_recommendations(
+    deps: Deps,
     user_id: UserIdPath,
     k: K = 10,
     category: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     exclude: Annotated[str | None, Query(max_length=65_000, description="Comma-separated item ids")] = None,
     explain: Explain = False,
-) -> dict[str, Any]:
+) -> Recommendations:
     started = time.perf_counter()
-    body = recommendations.recommend(holder, store, user_id, k, category, _ids(exclude, "exclude"), explain)
-    if body.pop("cold_start"):
+    answer = recommendations.recommend(deps.holder, deps.store, user_id, k, category, _ids(exclude, "exclude"), explain)
+    if answer.telemetry.cold_start:
         metrics.add_metric(name="ColdStartUsers", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="CandidatesScored", unit=MetricUnit.Count, value=body.pop("candidates"))
+    metrics.add_metric(name="CandidatesScored", unit=MetricUnit.Count, value=answer.telemetry.candidates)
     _timed("RecommendationLatency", started)
-    return body
+    return answer.body
 
 
-class RankRequest(BaseModel):
-    item_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(min_length=1, max_length=500)
-    explain: bool = False
-
-
-@app.post("/users/<user_id>/rank")
-def rank_items(user_id: UserIdPath, request: Annotated[RankRequest, Body()]) -> dict[str, Any]:
+@app.post("/users/<user_id>/rank", responses=errors.responses(RankedItems, 400, 413, 415, 503))
+def rank_items(deps: Deps, user_id: UserIdPath, request: Annotated[RankRequest, Body()]) -> RankedItems:
     started = time.perf_counter()
-    body = recommendations.rank(holder, store, user_id, request.item_ids, request.explain)
+    body = recommendations.rank(deps.holder, deps.store, user_id, request.item_ids, request.explain)
     _timed("RankLatency", started)
     return body
 
 
-@app.get("/items/<item_id>/similar")
-def similar_items(item_id: Annotated[str, Path(min_length=1, max_length=128)], k: K = 10) -> dict[str, Any]:
-    try:
-        return recommendations.similar(holder, item_id, k)
-    except recommendations.UnknownItem:
-        raise ApiError(404, "item_not_found", f"the model knows no item {item_id}") from None
+@app.get("/items/<item_id>/similar", responses=errors.responses(SimilarItems, 400, 404, 503))
+def similar_items(deps: Deps, item_id: ItemIdPath, k: K = 10) -> SimilarItems:
+    return recommendations.similar(deps.holder, item_id, k)
 
 
-@app.get("/popular")
+@app.get("/popular", responses=errors.responses(PopularItems, 400, 404, 503))
 def popular_items(
+    deps: Deps,
     k: K = 10,
     segment: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     category: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-) -> dict[str, Any]:
-    try:
-        return recommendations.popular(holder, k, segment, category)
-    except recommendations.UnknownSegment:
-        raise ApiError(404, "segment_not_found", f"the model has no popularity for segment {segment}") from None
+) -> PopularItems:
+    return recommendations.popular(deps.holder, k, segment, category)
 
 
-@app.get("/users/<user_id>/profile")
-def get_profile(user_id: UserIdPath) -> dict[str, Any]:
-    try:
-        return profiles.get_profile(store, user_id)
-    except profiles.UnknownUser:
-        raise ApiError(404, "user_not_found", f"no profile for user {user_id}") from None
+@app.get("/users/<user_id>/profile", responses=errors.responses(Profile, 400, 404))
+def get_profile(deps: Deps, user_id: UserIdPath) -> Profile:
+    return profiles.get_profile(deps.store, user_id)
 
 
-@app.delete("/users/<user_id>")
-def delete_user(user_id: UserIdPath) -> Response[str]:
-    erased = profiles.erase_user(store, user_id)
-    logger.info("user erased", extra={"user_id": user_id, "existed": erased})
+@app.delete("/users/<user_id>", responses=errors.responses(None, 400))
+def delete_user(deps: Deps, user_id: UserIdPath) -> Response[str]:
+    erased = profiles.erase_user(deps.store, user_id)
+    logger.info("user erased", extra={"existed": erased})
     return Response(status_code=204, body="")
 
 
-@app.get("/segments")
-def list_segments() -> dict[str, Any]:
-    return profiles.list_segments(directory)
+@app.get("/segments", responses=errors.responses(SegmentList))
+def list_segments(deps: Deps) -> SegmentList:
+    return profiles.list_segments(deps.directory)
 
 
-@app.get("/segments/<segment>/users")
+@app.get("/segments/<segment>/users", responses=errors.responses(Audience, 400, 404))
 def segment_users(
-    segment: Annotated[str, Path(min_length=1, max_length=200)],
+    deps: Deps,
+    segment: SegmentPath,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
     cursor: Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")] = None,
-) -> dict[str, Any]:
-    try:
-        return profiles.segment_audience(directory, segment, limit, cursor)
-    except profiles.UnknownSegment:
-        raise ApiError(404, "segment_not_found", f"no segment named {segment}") from None
-    except ValueError as exc:
-        raise ApiError(400, "invalid_cursor", str(exc)) from None
+) -> Audience:
+    return profiles.segment_audience(deps.directory, segment, limit, cursor)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return unsupported_media_type(event) or app.resolve(event, context)
+    return errors.unsupported_media_type(event) or app.resolve(event, context)

@@ -11,10 +11,8 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import KinesisDataStreamModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pulse.adapters.aws import SqsDeadLetterSink
-from pulse.adapters.dynamo import DynamoProfileStore
-from pulse.config import get_settings
 from pulse.services.ingest import StreamRecord, process_batch, shard_of
+from pulse.wiring import Provider, build_updater
 
 logger = Logger()
 tracer = Tracer()
@@ -24,9 +22,7 @@ metrics = Metrics()
 # table with more invocations, and count a transient condition as a function error.
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
 
-settings = get_settings()
-store = DynamoProfileStore(settings)
-dead_letters = SqsDeadLetterSink(settings)
+dependencies = Provider(build_updater)
 
 
 class RecordNotApplied(Exception):
@@ -37,6 +33,8 @@ class RecordNotApplied(Exception):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    deps = dependencies()
+    settings = deps.settings
     batch = parse(event=event, model=KinesisDataStreamModel)
     records = [
         StreamRecord(
@@ -51,8 +49,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     ]
     outcome = process_batch(
         records,
-        store,
-        dead_letters,
+        deps.store,
+        deps.dead_letters,
         half_life_days=settings.decay_half_life_days,
         impressions_tracked=settings.ad_impressions_tracked,
         concurrency=settings.updater_user_concurrency,

@@ -10,14 +10,13 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pulse.adapters.dynamo import DynamoProfileStore
-from pulse.config import get_settings
 from pulse.services.segment_refresh import refresh_due_segments
+from pulse.wiring import Provider, build_refresher
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-store = DynamoProfileStore(get_settings())
+dependencies = Provider(build_refresher)
 
 
 @logger.inject_lambda_context
@@ -25,8 +24,9 @@ store = DynamoProfileStore(get_settings())
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     scheduled = parse(event=event, model=EventBridgeModel)  # the schedule's "Scheduled Event"
+    deps = dependencies()
     outcome = refresh_due_segments(
-        store, store, now=time.time(), seconds_left=lambda: context.get_remaining_time_in_millis() / 1000.0
+        deps.store, deps.due, now=time.time(), seconds_left=lambda: context.get_remaining_time_in_millis() / 1000.0
     )
     metrics.add_metric(name="SegmentProfilesRefreshed", unit=MetricUnit.Count, value=outcome.refreshed)
     metrics.add_metric(name="SegmentMembershipsJoined", unit=MetricUnit.Count, value=outcome.joined)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from scripts.demo import Demo, parse_args
+from scripts.demo.__main__ import Demo, parse_args
 from tests.e2e.conftest import free_port
 
 

@@ -4,6 +4,7 @@ replayed onto the stream so that every event reaches its profile exactly once.""
 import base64
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from tests.integration.test_profile_pipeline import Api, ev, profile
 def wired(aws_stack: AwsStack):
     """The updater behind a local event source mapping (1 retry, then the on-failure destination)."""
     handler = aws_stack.handler("ProfileUpdaterFunction")
-    module = __import__("sys").modules["pulse_fn_ProfileUpdaterFunction"]
+    provider = aws_stack.dependencies("ProfileUpdaterFunction")
     stream, url = aws_stack.env["EVENT_STREAM"], aws_stack.env["DEAD_LETTER_QUEUE_URL"]
     source = KinesisSource(
         "S",
@@ -59,7 +60,7 @@ def wired(aws_stack: AwsStack):
 
     queue = dl.DeadLetterQueue(sqs, url)
     publisher = KinesisEventPublisher(get_settings(), sleep=lambda _: None)
-    return module, drain, queue, kinesis, publisher, stream
+    return provider, drain, queue, kinesis, publisher, stream
 
 
 def put(kinesis: Any, stream: str, payloads: list[Any]) -> list[dict[str, str]]:
@@ -77,14 +78,14 @@ def visible(queue: dl.DeadLetterQueue) -> int:
 
 
 def test_a_batch_that_ran_out_of_retries_is_replayed_and_applied_exactly_once(aws_stack, wired) -> None:
-    module, drain, queue, kinesis, publisher, stream = wired
+    provider, drain, queue, kinesis, publisher, stream = wired
     # Given ben's writes throttled through every retry: his records and all later ones of the shard fail
     users = ["ann", "ben", "cat"]
     payloads = [ev(i, users[i % 3], "purchase", value=10.0) for i in range(9)]
     put(kinesis, stream, payloads)
-    healthy = module.store
-    module.store = ThrottlingStore(healthy, user="ben", times=10**6)
-    drain()
+    healthy = provider()
+    with provider.override(replace(healthy, store=ThrottlingStore(healthy.store, user="ben", times=10**6))):
+        drain()
     [letter] = queue.read()
     queue.release([letter])
     # one batch from ben's first record on: failed, as a whole, without bisection (no function error)
@@ -95,7 +96,6 @@ def test_a_batch_that_ran_out_of_retries_is_replayed_and_applied_exactly_once(aw
     assert profile(api, "ann")[1]["behavior"]["counts"] == {"purchase": 3}
 
     # When DynamoDB is healthy again and the dead letters are replayed
-    module.store = healthy
     report = dl.replay(queue, kinesis, publisher, stream, say=lambda _: None)
     drain()
 

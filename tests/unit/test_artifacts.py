@@ -9,7 +9,7 @@ import pytest
 
 from pulse.recommend.artifacts import ArtifactError, digest, load_model
 from tests.modelkit import tiny_model, version_files
-from training.pipeline import hit_ndcg_mrr
+from training.evaluation import hit_ndcg_mrr
 
 
 @pytest.fixture(scope="module")

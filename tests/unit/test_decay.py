@@ -1,7 +1,6 @@
 """Decayed scores are exact whatever the order events arrive in."""
 
 import math
-import random
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -44,15 +43,3 @@ def test_prune_keeps_the_strongest_signals_either_sign() -> None:
     for i, w in enumerate([1.0, -9.0, 3.0, 0.5]):
         scores.add(f"k{i}", w, 0.0, HL, limit=2)
     assert set(scores.scores) == {"k1", "k2"}
-
-
-def test_top_at_least_is_top_filtered_by_the_bar() -> None:
-    rng = random.Random(3)
-    for _ in range(300):
-        s = DecayedScores()
-        for i in range(rng.randrange(0, 40)):
-            s.add(f"c{rng.randrange(30)}", rng.choice([-4.0, 1.0, 3.0, 4.0, 0.5]), 1000.0 + i * 3600, 86400.0, 50)
-        when = 1000.0 + rng.uniform(0, 30) * 86400
-        n, minimum = rng.choice([1, 3, 5]), rng.choice([0.5, 3.0, 8.0])
-        expected = [(k, v) for k, v in s.top(n, when, 86400.0) if v >= minimum]
-        assert s.top_at_least(n, minimum, when, 86400.0) == expected

@@ -5,7 +5,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulse.adapters.ports import StoreConflict
+from pulse.ports import StoreConflict
 from pulse.services.ingest import StreamRecord, process_batch
 from tests.fakes import MemoryDeadLetters, MemoryProfileStore, ThrottlingStore
 
@@ -47,7 +47,7 @@ def snapshot(store: MemoryProfileStore) -> dict:
         view = store.profile(user).public_view()
         view.pop("version"), view.pop("updated_at")
         out[user] = view
-    return {"profiles": out, "members": {k: sorted(v) for k, v in store.members.items() if v}}
+    return {"profiles": out, "members": {k: sorted(v) for k, v in store.audiences.items() if v}}
 
 
 def clean(payloads) -> dict:
@@ -210,7 +210,7 @@ class FlakyStore(MemoryProfileStore):
     def save(self, update, expected_version):
         import time
 
-        from pulse.adapters.ports import TransientFailure
+        from pulse.ports import TransientFailure
 
         time.sleep(self.rng.random() * 0.002)
         if self.rng.random() < self.rate:

@@ -52,24 +52,25 @@ def test_window_ease_links_items_taken_up_together_not_merely_in_the_same_histor
 
 def test_a_learned_ranker_that_loses_to_one_of_its_features_on_validation_is_not_served() -> None:
     from tests.modelkit import synthetic_events
-    from training import pipeline
+    from training.dataset import Params, build_dataset, snapshots
+    from training.evaluation import evaluate_a
+    from training.parts import fit_parts, rec_model
+    from training.ranker import guard_ranker, one_hot
     from training.table import table_from_events
 
-    data = pipeline.build_dataset(table_from_events(synthetic_events()))
-    params = pipeline.Params(method="ease", ease_lambda=50.0, neighbors=20)
+    data = build_dataset(table_from_events(synthetic_events()))
+    params = Params(method="ease", ease_lambda=50.0, neighbors=20)
     users = sorted(data.user_ids)
-    shots = pipeline.snapshots(data, users)
-    parts = pipeline.fit_parts(data, params, drop_last=2)
+    shots = snapshots(data, users)
+    parts = fit_parts(data, params, drop_last=2)
     # a "learned" ranker that learnt the wrong thing: it ranks neighbours of recent items last
-    wrong = {
-        **pipeline.one_hot_ranker(params, "nbr_recent"),
-        "coef": [-1.0 if c else 0.0 for c in (pipeline.one_hot_ranker(params, "nbr_recent")["coef"])],
-    }
-    measured = pipeline.evaluate_a(data, pipeline.rec_model(data, parts, wrong), shots, "val")
-    served, val = pipeline.guard_ranker(data, parts, params, wrong, shots, measured, lambda _: None)
-    assert served["kind"].startswith("single feature: ")
+    right = one_hot(params, "nbr_recent")
+    wrong = right.model_copy(update={"coef": [-c for c in right.coef]})
+    measured = evaluate_a(data, rec_model(data, parts, wrong), shots, "val")
+    served, val = guard_ranker(data, parts, params, wrong, shots, measured, lambda _: None)
+    assert served.kind.startswith("single feature: ")
     assert val["ndcg@10"] > measured["ndcg@10"]
     # a ranker that is at least as good as every single feature stays
     good = served
-    kept, _ = pipeline.guard_ranker(data, parts, params, good, shots, val, lambda _: None)
-    assert kept["coef"] == good["coef"]
+    kept, _ = guard_ranker(data, parts, params, good, shots, val, lambda _: None)
+    assert kept.coef == good.coef

@@ -6,7 +6,7 @@ from pulse.domain.events import parse_event
 from pulse.recommend.artifacts import load_model
 from pulse.recommend.scorer import Scorer
 from tests.modelkit import T0, synthetic_events, tiny_model, version_files
-from training.pipeline import protocol_b
+from training.evaluation import protocol_b
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """Segment memberships that change with time alone: when they are due, and the refresher's update."""
 
 import math
-import random
 
 from pulse.domain import segments
 from pulse.domain.events import parse_event
@@ -86,36 +85,6 @@ def test_risk_flagged_users_have_no_marketing_change_due() -> None:
     state = fold([*burst, make(999, "add_to_cart", T0 + 40, item_id="x")])
     assert "risk_flagged" in state.profile.segments
     assert state.due_at is None  # cart_abandoners, new_users and fans are closed to a flagged user
-
-
-def test_nothing_changes_before_the_due_time_and_something_can_change_at_it() -> None:
-    # A brute-force check of the due times on random shoppers: membership is constant on [clock, due)
-    rng = random.Random(7)
-    kinds = ["view", "add_to_cart", "purchase", "like", "remove_from_cart", "identify"]
-    dues = 0
-    for user in range(60):
-        events, t = [], T0
-        for i in range(rng.randrange(1, 25)):
-            t += rng.choice([5.0, 600.0, 3 * HOUR, 2 * DAY])
-            kind = rng.choice(kinds)
-            extra = {"traits": {"signup_at": t - rng.uniform(0, 9) * DAY}} if kind == "identify" else {}
-            if kind not in ("identify",):
-                extra = {"item": {"category": rng.choice(["A", "B"])}, "item_id": f"i{rng.randrange(4)}"}
-            if kind == "purchase":
-                extra["value"] = 10
-            events.append(make(i, kind, t, user=f"u{user}", **extra))
-        state = fold(events, user=f"u{user}")
-        clock = segments.clock_of(state.profile)
-        now = segments.evaluate(state.profile, at=clock)
-        due = state.due_at
-        horizon = (due - MARGIN) if due is not None else clock + 30 * DAY
-        for k in range(1, 40):
-            at = clock + (horizon - clock) * k / 40
-            assert segments.evaluate(state.profile, at=at) == now, (user, at - clock)
-        if due is not None:  # and a due time is never a wasted refresh: a membership changes by then
-            assert segments.evaluate(state.profile, at=due) != now, user
-            dues += 1
-    assert dues > 40
 
 
 def test_the_refresher_writes_due_profiles_and_skips_the_rest() -> None:

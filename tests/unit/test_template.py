@@ -116,7 +116,7 @@ def test_sample_events_exist_for_every_route_and_function() -> None:
 
 
 def test_segment_refresher_runs_on_a_schedule_over_a_sparse_due_index() -> None:
-    from pulse.adapters.dynamo import DUE_INDEX, ProfileRecord
+    from pulse.adapters.tables import DUE_INDEX, ProfileRecord
 
     spec = function_specs(offline_stack())["SegmentRefresherFunction"]
     assert [s.period_seconds for s in spec.schedules] == [300.0]  # rate(5 minutes), the default

@@ -3,16 +3,16 @@
 import base64
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pulse.adapters.ports import DeadLetter, DeadLetterSink, EventPublisher
 from pulse.config import Settings
+from pulse.ports import DeadLetter, DeadLetterSink, EventPublisher
 
 # botocore's max_attempts counts every try including the first (standard mode).
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
@@ -20,9 +20,33 @@ PUT_RECORDS_LIMIT = 500
 PUT_RECORDS_ATTEMPTS = 4
 
 
+if TYPE_CHECKING:  # boto3-stubs: typed clients for mypy; the functions ship without them
+    from mypy_boto3_kinesis import KinesisClient
+    from mypy_boto3_kinesis.type_defs import PutRecordsRequestEntryTypeDef
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+
 @lru_cache(maxsize=8)
 def client(service: str, region: str, endpoint_url: str | None) -> Any:
+    """One client per service and endpoint per process (each costs tens of ms of CPU to build)."""
     return boto3.client(service, region_name=region, endpoint_url=endpoint_url, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+def kinesis_client(settings: Settings) -> "KinesisClient":
+    found: KinesisClient = client("kinesis", settings.region, settings.endpoint_url)
+    return found
+
+
+def sqs_client(settings: Settings) -> "SQSClient":
+    found: SQSClient = client("sqs", settings.region, settings.endpoint_url)
+    return found
+
+
+def s3_client(settings: Settings) -> "S3Client":
+    found: S3Client = client("s3", settings.region, settings.endpoint_url)
+    return found
 
 
 def letter_body(letter: DeadLetter) -> str:
@@ -41,14 +65,16 @@ def letter_body(letter: DeadLetter) -> str:
 
 class SqsDeadLetterSink(DeadLetterSink):
     def __init__(self, settings: Settings) -> None:
-        self._sqs = client("sqs", settings.region, settings.endpoint_url)
+        self._sqs = sqs_client(settings)
         self._url = settings.dead_letter_queue_url
 
     def send(self, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
         failed: list[DeadLetter] = []
         for start in range(0, len(letters), 10):  # SendMessageBatch takes 10 at a time
             chunk = list(letters[start : start + 10])
-            entries = [{"Id": str(i), "MessageBody": letter_body(x)} for i, x in enumerate(chunk)]
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                {"Id": str(i), "MessageBody": letter_body(x)} for i, x in enumerate(chunk)
+            ]
             try:
                 response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
             except (ClientError, BotoCoreError):
@@ -59,8 +85,10 @@ class SqsDeadLetterSink(DeadLetterSink):
 
 
 class KinesisEventPublisher(EventPublisher):
-    def __init__(self, settings: Settings, sleep: Any = time.sleep) -> None:
-        self._kinesis = client("kinesis", settings.region, settings.endpoint_url)
+    def __init__(
+        self, settings: Settings, sleep: Callable[[float], None] = time.sleep, kinesis: "KinesisClient | None" = None
+    ) -> None:
+        self._kinesis = kinesis or kinesis_client(settings)
         self._stream = settings.event_stream
         self._sleep = sleep
 
@@ -69,15 +97,17 @@ class KinesisEventPublisher(EventPublisher):
         for start in range(0, len(records), PUT_RECORDS_LIMIT):
             pending = list(range(start, min(start + PUT_RECORDS_LIMIT, len(records))))
             for attempt in range(PUT_RECORDS_ATTEMPTS):
-                entries = [{"PartitionKey": records[i][0], "Data": records[i][1]} for i in pending]
+                entries: list[PutRecordsRequestEntryTypeDef] = [
+                    {"PartitionKey": records[i][0], "Data": records[i][1]} for i in pending
+                ]
                 try:
                     response = self._kinesis.put_records(StreamName=self._stream, Records=entries)
                 except (ClientError, BotoCoreError):
-                    result = [{"ErrorCode": "RequestFailed"}] * len(pending)
+                    errors = [True] * len(pending)
                 else:
-                    result = response["Records"]
+                    errors = ["ErrorCode" in r for r in response["Records"]]
                 # PutRecords is not atomic: retry only the entries Kinesis reports as failed.
-                pending = [i for i, r in zip(pending, result, strict=True) if "ErrorCode" in r]
+                pending = [i for i, failed_entry in zip(pending, errors, strict=True) if failed_entry]
                 if not pending:
                     break
                 if attempt + 1 < PUT_RECORDS_ATTEMPTS:

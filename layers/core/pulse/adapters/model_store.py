@@ -1,16 +1,19 @@
 """Reading model versions from the S3 model bucket (the only S3 code the API runs)."""
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pulse.adapters.aws import client
+from pulse.adapters.aws import s3_client
 from pulse.config import Settings
 from pulse.recommend.artifacts import MANIFEST, POINTER_KEY, ArtifactError, version_prefix
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
-def read_pointer(s3: Any, bucket: str) -> dict[str, Any] | None:
+
+def read_pointer(s3: "S3Client", bucket: str) -> dict[str, Any] | None:
     """The promotion pointer, or None when nothing has been promoted yet."""
     try:
         body = s3.get_object(Bucket=bucket, Key=POINTER_KEY)["Body"].read()
@@ -22,7 +25,7 @@ def read_pointer(s3: Any, bucket: str) -> dict[str, Any] | None:
     return pointer if isinstance(pointer, dict) and isinstance(pointer.get("version"), str) else None
 
 
-def fetch_version(s3: Any, bucket: str, version: str) -> tuple[bytes, dict[str, bytes]]:
+def fetch_version(s3: "S3Client", bucket: str, version: str) -> tuple[bytes, dict[str, bytes]]:
     """The manifest and every file it lists; ``ArtifactError`` when they cannot be read."""
     prefix = version_prefix(version)
     try:
@@ -36,7 +39,7 @@ def fetch_version(s3: Any, bucket: str, version: str) -> tuple[bytes, dict[str, 
 
 class S3ModelSource:
     def __init__(self, settings: Settings) -> None:
-        self.s3 = client("s3", settings.region, settings.endpoint_url)
+        self.s3 = s3_client(settings)
         self.bucket = settings.model_bucket
 
     def pointer_version(self) -> str | None:

@@ -59,18 +59,6 @@ class SegmentCatalog(BaseModel):
     segments: list[SegmentDefinition]
     families: list[SegmentFamily]
 
-    def describe(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = [
-            {
-                "name": s.name,
-                "description": s.description,
-                "marketing": s.marketing,
-                "rule": [c.model_dump() for c in s.rule],
-            }
-            for s in self.segments
-        ]
-        return out
-
     def family_of(self, segment: str) -> SegmentFamily | None:
         for fam in self.families:
             prefix = fam.pattern.split("{", 1)[0]

@@ -1,7 +1,8 @@
 """One JSON error shape everywhere: ``{"error": {"code": "<stable_code>", "message": "<for humans>"}}``.
 
-Domain and validation errors map to 4xx here, in one place; anything unexpected is logged and becomes
-a 500 ``internal_error`` without leaking details.
+Domain and validation errors map to 4xx here, in one place (``STATUS``); anything unexpected is logged
+and becomes a 500 ``internal_error`` without leaking details. ``responses`` declares, per route, the
+statuses it can answer, so the generated spec documents every one of them.
 """
 
 import json
@@ -19,30 +20,42 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
+from pulse import errors
+from pulse.http.models import ErrorBody
+
 logger = Logger(child=True)
 
+# domain refusal -> (status, stable code); the most specific class first
+STATUS: list[tuple[type[errors.PulseError], int, str]] = [
+    (errors.UnknownUser, 404, "user_not_found"),
+    (errors.UnknownSegment, 404, "segment_not_found"),
+    (errors.UnknownItem, 404, "item_not_found"),
+    (errors.InvalidCursor, 400, "invalid_cursor"),
+    (errors.InvalidRequest, 400, "invalid_request"),
+    (errors.ModelUnavailable, 503, "model_unavailable"),
+]
+DESCRIPTIONS = {
+    400: "Invalid request: a parameter or the body breaks the documented rules",
+    403: "Missing or invalid API key (answered by API Gateway)",
+    404: "Not found",
+    413: "Request body over 10 MB (answered by API Gateway)",
+    415: "The body is not application/json",
+    500: "Unexpected error; the request id is in the logs",
+    503: "No model version is being served yet",
+}
 
-def openapi_info() -> dict[str, Any]:
-    """Title, version and security scheme of the published OpenAPI spec (one place for both functions)."""
-    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
-    from pulse import __version__
-
-    return {
-        "title": "Pulse API",
-        "version": __version__,
-        "description": "Real-time user profiles, segments and recommendations. Every route but /health "
-        "requires an API Gateway API key in the x-api-key header. Errors: "
-        '{"error": {"code": "<stable_code>", "message": "<text>"}}.',
-        "security_schemes": {"apiKey": APIKey.model_validate({"name": "x-api-key", "in": APIKeyIn.header})},
-        "security": [{"apiKey": []}],
-    }
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+def responses(model: type[Any] | None, *statuses: int, public: bool = False) -> dict[int, Any]:
+    """The OpenAPI responses of a route: its answer (``None``: 204 without a body) and its errors.
+    Every keyed route can also answer 403 and 500."""
+    out: dict[int, Any] = (
+        {204: {"description": "Done; no body"}}
+        if model is None
+        else {200: {"description": "OK", "content": {"application/json": {"model": model}}}}
+    )
+    for status in sorted({*statuses, 500} | (set() if public else {403})):
+        out[status] = {"description": DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorBody}}}
+    return out
 
 
 def error_response(status: int, code: str, message: str) -> Response[Any]:
@@ -75,9 +88,12 @@ def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def install_error_handlers(app: APIGatewayRestResolver) -> None:
-    @app.exception_handler(ApiError)
-    def _api_error(exc: ApiError) -> Response[Any]:
-        return error_response(exc.status, exc.code, exc.message)
+    @app.exception_handler(errors.PulseError)
+    def _refused(exc: errors.PulseError) -> Response[Any]:
+        for kind, status, code in STATUS:
+            if isinstance(exc, kind):
+                return error_response(status, code, exc.message)
+        return error_response(400, "invalid_request", exc.message)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[Any]:

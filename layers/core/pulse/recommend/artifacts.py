@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
+
+from pulse.recommend.ranker import RankerSpec
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -104,7 +107,7 @@ class RecModel:
     trending: np.ndarray  # (n,) float32
     segment_names: list[str]
     segment_pop: np.ndarray  # (s, n) float32
-    ranker: dict[str, Any]
+    ranker: RankerSpec
     manifest: dict[str, Any]
     index: dict[str, int] = field(default_factory=dict)
     category_index: dict[str, np.ndarray] = field(default_factory=dict)
@@ -127,7 +130,7 @@ def load_model(version: str, manifest_bytes: bytes, files: dict[str, bytes]) -> 
     manifest = verify(manifest_bytes, files)
     try:
         catalog = json.loads(files["catalog.json"])
-        ranker = json.loads(files["ranker.json"])
+        ranker = RankerSpec.model_validate_json(files["ranker.json"])
         nbrs = read_npz("neighbors.npz", files["neighbors.npz"])
         trans = read_npz("transitions.npz", files["transitions.npz"])
         pops = read_npz("popularity.npz", files["popularity.npz"])
@@ -150,6 +153,8 @@ def load_model(version: str, manifest_bytes: bytes, files: dict[str, bytes]) -> 
             ranker=ranker,
             manifest=manifest,
         )
+    except ValidationError as exc:
+        raise ArtifactError(f"ranker.json: {exc.errors()[0]['msg']}") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"model files are inconsistent: {exc}") from exc
     shapes_ok = (
@@ -165,7 +170,4 @@ def load_model(version: str, manifest_bytes: bytes, files: dict[str, bytes]) -> 
     )
     if not shapes_ok:
         raise ArtifactError("model arrays have inconsistent shapes or out-of-range indexes")
-    features = ranker.get("features")
-    if not isinstance(features, list) or len(ranker.get("coef", [])) != len(features):
-        raise ArtifactError("ranker.json: coef does not match features")
     return model

@@ -20,20 +20,6 @@ import numpy as np
 from pulse.domain.profile import UserProfile
 from pulse.recommend.artifacts import RecModel
 
-FEATURES = (
-    "nbr_recent",
-    "nbr_affinity",
-    "transition",
-    "log_pop",
-    "trending",
-    "segment_pop",
-    "category_affinity",
-    "negative",
-    "nbr_recent_rel",
-    "transition_rel",
-    "nbr_history",
-)
-DEFAULT_PARAMS = {"recency_decay": 0.9, "recent_items": 20, "transition_decay": 0.6, "transition_items": 5}
 POPULAR_CANDIDATES = 200
 VERBS = {
     "rate": "rated",
@@ -113,19 +99,25 @@ def _spread(n: int, idx: np.ndarray, w: np.ndarray, rows: Iterable[tuple[int, fl
     return out
 
 
+def significant(value: float) -> float:
+    """Six significant digits: small probabilities keep their order instead of rounding to 0."""
+    return float(f"{value:.6g}")
+
+
 class Scorer:
     def __init__(self, model: RecModel) -> None:
         self.model = model
         ranker = model.ranker
-        self.params = {**DEFAULT_PARAMS, **ranker.get("params", {})}
-        self.features = list(ranker["features"])
-        self.coef = np.asarray(ranker["coef"], dtype=np.float64)
-        self.intercept = float(ranker.get("intercept", 0.0))
-        self.mean = np.asarray(ranker.get("mean", [0.0] * len(self.features)), dtype=np.float64)
-        self.std = np.asarray(ranker.get("std", [1.0] * len(self.features)), dtype=np.float64)
+        self.params = ranker.params
+        self.features = list(ranker.features)
+        self.coef = np.asarray(ranker.coef, dtype=np.float64)
+        self.intercept = ranker.intercept
+        self.mean = np.asarray(ranker.mean, dtype=np.float64)
+        self.std = np.asarray(ranker.std, dtype=np.float64)
         self.std[self.std == 0] = 1.0
-        self.cold_start = ranker.get("cold_start", "global")
-        self.diversity_cap = float(ranker.get("diversity_cap", 0.4))
+        self.cold_start = ranker.cold_start
+        self.diversity_cap = ranker.diversity_cap
+        self.calibration = ranker.calibration
         n = model.n_items
         self.log_pop = np.log1p(model.pop * 1000.0).astype(np.float32)
         self.popular = np.argsort(-model.pop, kind="stable")[:POPULAR_CANDIDATES]
@@ -142,9 +134,9 @@ class Scorer:
     def feature_matrix(self, sig: Signals) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Dense per-item feature vectors (one row per feature) and the candidate indexes."""
         m, p, n = self.model, self.params, self.model.n_items
-        decay, k_recent = float(p["recency_decay"]), int(p["recent_items"])
+        decay, k_recent = p.recency_decay, p.recent_items
         recent = [(i, decay**r) for r, i in enumerate(sig.recent[:k_recent])]
-        tdecay, k_trans = float(p["transition_decay"]), int(p["transition_items"])
+        tdecay, k_trans = p.transition_decay, p.transition_items
         trans_rows = [(i, tdecay**r) for r, i in enumerate(sig.recent[:k_trans])]
         aff_total = sum(s for _, s in sig.affinity) or 1.0
         neg_total = sum(-s for _, s in sig.negative) or 1.0
@@ -213,6 +205,11 @@ class Scorer:
         z = (matrix[:, items].astype(np.float64) - self.mean[:, None]) / self.std[:, None]
         return self.coef @ z + self.intercept, z
 
+    def probability(self, sig: Signals, raw: np.ndarray) -> np.ndarray:
+        """Raw scores on the answer's one scale: calibrated probability of being the next interaction."""
+        cal = self.calibration
+        return cal.cold_probability(raw) if sig.is_cold else cal.warm_probability(raw)
+
     # ------------------------------------------------------------------ the page
     def recommend(
         self,
@@ -227,7 +224,7 @@ class Scorer:
         return self.page(sig, k, exclude, category, explain, diversity)[0]
 
     def signals(self, profile: UserProfile | None) -> Signals:
-        return signals_from_profile(self.model, profile, int(self.params["recent_items"]))
+        return signals_from_profile(self.model, profile, self.params.recent_items)
 
     def page(
         self,
@@ -254,9 +251,10 @@ class Scorer:
         order = positions[np.argsort(-scores[positions], kind="stable")]
         chosen = self._diversify(cand, order, k) if diversity else list(order[:k])
         out = []
-        for pos in chosen:
+        probability = self.probability(sig, scores[chosen]) if chosen else np.zeros(0)
+        for pos, p in zip(chosen, probability, strict=True):
             i = int(cand[pos])
-            rec = Recommendation(m.item_ids[i], round(float(scores[pos]), 6), metadata=dict(m.metadata[i]))
+            rec = Recommendation(m.item_ids[i], significant(float(p)), metadata=dict(m.metadata[i]))
             if explain:
                 rec.reasons = self.reasons(i, sig, z[:, pos] if z.size else None)
             out.append(rec)
@@ -303,7 +301,7 @@ class Scorer:
         if feature in ("nbr_recent", "nbr_affinity", "transition"):
             idx, w = (m.tr_idx, m.tr_w) if feature == "transition" else (m.nbr_idx, m.nbr_w)
             best, best_w = None, 0.0
-            decay = float(self.params["transition_decay" if feature == "transition" else "recency_decay"])
+            decay = self.params.transition_decay if feature == "transition" else self.params.recency_decay
             for rank, source in enumerate(sig.recent):
                 hit = np.flatnonzero(idx[source] == item)
                 weight = float(w[source, hit[0]]) * decay**rank if hit.size else 0.0

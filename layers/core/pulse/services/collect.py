@@ -4,11 +4,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pulse.adapters.ports import EventPublisher
 from pulse.domain.events import InvalidEvent, parse_event
+from pulse.http.models import CollectResult, Rejection
+from pulse.ports import EventPublisher
 
 
-def collect(publisher: EventPublisher, events: Sequence[Any], now: float | None = None) -> dict[str, Any]:
+def collect(publisher: EventPublisher, events: Sequence[Any], now: float | None = None) -> CollectResult:
     """``{accepted, rejected: [{index, error}]}``; valid events go to Kinesis keyed by user."""
     rejected: list[dict[str, Any]] = []
     valid: list[tuple[int, str, bytes]] = []
@@ -27,4 +28,4 @@ def collect(publisher: EventPublisher, events: Sequence[Any], now: float | None 
         if position in failed:
             rejected.append({"index": index, "error": "the stream did not take the event; send it again"})
     rejected.sort(key=lambda r: r["index"])
-    return {"accepted": len(valid) - len(failed), "rejected": rejected}
+    return CollectResult(accepted=len(valid) - len(failed), rejected=[Rejection.model_validate(r) for r in rejected])

@@ -18,15 +18,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from pulse.adapters.ports import (
+from pulse.domain.events import InvalidEvent, parse_event
+from pulse.domain.updater import PositionedEvent, ProfileUpdate, StreamPosition, apply_user_events
+from pulse.ports import (
     DeadLetter,
     DeadLetterSink,
     ProfileStore,
     StoreConflict,
     TransientFailure,
 )
-from pulse.domain.events import InvalidEvent, parse_event
-from pulse.domain.updater import PositionedEvent, ProfileUpdate, StreamPosition, apply_user_events
 
 CONFLICT_ATTEMPTS = 3
 

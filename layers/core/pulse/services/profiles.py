@@ -1,24 +1,25 @@
 """Use cases behind the profile and segment routes."""
 
-from typing import Any
-
-from pulse.adapters.ports import ProfileStore, SegmentDirectory
 from pulse.domain.segments import catalog
+from pulse.errors import UnknownSegment, UnknownUser
+from pulse.http.cursor import decode_cursor, encode_cursor
+from pulse.http.models import (
+    Audience,
+    FamilyMember,
+    Member,
+    Profile,
+    SegmentFamilyInfo,
+    SegmentInfo,
+    SegmentList,
+)
+from pulse.ports import ProfileStore, SegmentDirectory
 
 
-class UnknownUser(LookupError):
-    pass
-
-
-class UnknownSegment(LookupError):
-    pass
-
-
-def get_profile(store: ProfileStore, user_id: str) -> dict[str, Any]:
+def get_profile(store: ProfileStore, user_id: str) -> Profile:
     stored = store.load(user_id)
     if stored is None:
-        raise UnknownUser(user_id)
-    return stored.state.profile.public_view()
+        raise UnknownUser(f"no profile for user {user_id}")
+    return Profile.model_validate(stored.state.profile.public_view())
 
 
 def erase_user(store: ProfileStore, user_id: str) -> bool:
@@ -26,34 +27,41 @@ def erase_user(store: ProfileStore, user_id: str) -> bool:
     return store.erase(user_id)
 
 
-def list_segments(directory: SegmentDirectory) -> dict[str, Any]:
+def list_segments(directory: SegmentDirectory) -> SegmentList:
     cat = catalog()
     counts = directory.counts()
-    segments = [s | {"members": counts.get(s["name"], 0)} for s in cat.describe()]
-    families = []
-    for fam in cat.families:
-        names = [n for n in counts if cat.family_of(n) is fam]
-        families.append(
-            {
-                "family": fam.family,
-                "pattern": fam.pattern,
-                "description": fam.description,
-                "marketing": fam.marketing,
-                "segments": [{"name": n, "members": counts.get(n, 0)} for n in sorted(names)],
-            }
+    segments = [
+        SegmentInfo(
+            name=s.name, description=s.description, marketing=s.marketing, rule=s.rule, members=counts.get(s.name, 0)
         )
-    return {"segments": segments, "families": families}
+        for s in cat.segments
+    ]
+    families = [
+        SegmentFamilyInfo(
+            family=fam.family,
+            pattern=fam.pattern,
+            description=fam.description,
+            marketing=fam.marketing,
+            segments=[FamilyMember(name=n, members=counts[n]) for n in sorted(counts) if cat.family_of(n) is fam],
+        )
+        for fam in cat.families
+    ]
+    return SegmentList(segments=segments, families=families)
 
 
 def recount_segments(directory: SegmentDirectory) -> dict[str, int]:
-    """Recount every segment's members into its counters: once after upgrading a stack whose
-    memberships predate the counters, or to repair a count. Returns the counts it set."""
-    names = [s["name"] for s in catalog().describe()] + directory.generated_segments()
+    """Recount every segment's members into its counters (an operator's repair of a count).
+    Returns the counts it set."""
+    names = [s.name for s in catalog().segments] + directory.generated_segments()
     return {name: directory.recount(name) for name in names}
 
 
-def segment_audience(directory: SegmentDirectory, segment: str, limit: int, cursor: str | None) -> dict[str, Any]:
+def segment_audience(directory: SegmentDirectory, segment: str, limit: int, cursor: str | None) -> Audience:
     if not catalog().is_known(segment):
-        raise UnknownSegment(segment)
-    page = directory.members(segment, limit, cursor)
-    return {"segment": segment, "users": page.items, "next_cursor": page.cursor}
+        raise UnknownSegment(f"no segment named {segment}")
+    page = directory.members(segment, limit, decode_cursor(cursor, segment))
+    return Audience(
+        segment=segment,
+        users=[Member(user_id=m.user_id, joined_at=m.joined_at) for m in page.members],
+        next_cursor=encode_cursor(page.last_key),
+    )

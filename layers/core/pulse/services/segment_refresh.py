@@ -11,8 +11,8 @@ changed in between fails the version check and is skipped: that write already re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from pulse.adapters.ports import DueProfiles, ProfileStore, StoreConflict
 from pulse.domain.updater import refresh_segments
+from pulse.ports import DueProfiles, ProfileStore, StoreConflict
 
 MAX_PROFILES_PER_RUN = 5000
 SECONDS_KEPT_IN_HAND = 5.0  # stop starting new profiles this close to the function's timeout

@@ -26,9 +26,15 @@ class StoredProfile:
 
 
 @dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    cursor: str | None
+class Membership:
+    user_id: str
+    joined_at: float | None
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    members: list[Membership]
+    last_key: dict[str, Any] | None  # where the next page starts; None after the last page
 
 
 class ProfileStore(ABC):
@@ -58,8 +64,10 @@ class DueProfiles(ABC):
 
 class SegmentDirectory(ABC):
     @abstractmethod
-    def members(self, segment: str, limit: int, cursor: str | None) -> Page:
-        """One page of a segment's audience (a Query on the segment's partition)."""
+    def members(self, segment: str, limit: int, start: dict[str, Any] | None) -> MemberPage:
+        """One page of a segment's audience from ``start`` (a Query on the segment's partition); keys
+        are DynamoDB's ``{"segment": {"S": ...}, "user_id": {"S": ...}}``, which the HTTP layer
+        turns into cursors."""
 
     @abstractmethod
     def counts(self) -> dict[str, int]:
@@ -68,8 +76,7 @@ class SegmentDirectory(ABC):
 
     @abstractmethod
     def generated_segments(self) -> list[str]:
-        """Names of generated segments (families such as ``fan:<category>``) that ever had a member,
-        also those recorded by releases before the counters."""
+        """Names of generated segments (families such as ``fan:<category>``) that ever had a member."""
 
     @abstractmethod
     def recount(self, segment: str) -> int:

@@ -1,0 +1,76 @@
+"""The served model's life cycle.
+
+``ModelHolder`` loads the promoted version at cold start, checks the pointer at most every
+``MODEL_REFRESH_SECONDS`` and swaps in a new version only after it verified and decoded completely; a
+version that fails keeps the current one serving (and is counted). Profiles are read on every request:
+no cache stands between the updater and the next answer.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pulse.errors import ModelUnavailable
+from pulse.recommend.artifacts import ArtifactError, RecModel, load_model
+from pulse.recommend.scorer import Scorer
+
+log = logging.getLogger(__name__)
+
+
+class ModelSource(Protocol):
+    def pointer_version(self) -> str | None: ...
+
+    def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]: ...
+
+
+@dataclass
+class ModelHolder:
+    source: ModelSource
+    refresh_seconds: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    on_failure: Callable[[str, str], None] = lambda version, reason: None
+    scorer: Scorer | None = None
+    checked_at: float | None = None
+    failures: int = 0
+    failed_versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str | None:
+        return self.scorer.model.version if self.scorer else None
+
+    def current(self) -> Scorer:
+        now = self.clock()
+        if self.checked_at is None or now - self.checked_at >= self.refresh_seconds:
+            self.checked_at = now
+            self.refresh()
+        if self.scorer is None:
+            raise ModelUnavailable("no model version has been promoted yet")
+        return self.scorer
+
+    def refresh(self) -> None:
+        try:
+            version = self.source.pointer_version()
+        except Exception as exc:  # S3 unreachable: keep serving what we have
+            log.warning("model pointer unreadable: %s", exc)
+            return
+        if version is None or version == self.version:
+            return
+        try:
+            model = load_model(version, *self.source.fetch(version))
+        except ArtifactError as exc:
+            self.failures += 1
+            self.failed_versions[version] = str(exc)
+            log.error("model %s refused, still serving %s: %s", version, self.version, exc)
+            self.on_failure(version, str(exc))
+            return
+        self.scorer = Scorer(model)
+        log.info("now serving model %s", version)
+
+
+def loaded_model(holder: ModelHolder) -> RecModel | None:
+    try:
+        return holder.current().model
+    except ModelUnavailable:
+        return None

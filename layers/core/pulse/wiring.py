@@ -1,0 +1,104 @@
+"""Explicit wiring: what each function's handler works with, built in one place from the settings.
+
+Each handler module holds one ``Provider`` of its dependencies. It builds them on first use and keeps
+them for the life of the Lambda container; tests swap in fakes with ``provider.override(...)``
+instead of assigning module globals. This is the only module that names the concrete adapters.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from threading import Lock
+
+from pulse.config import Settings, get_settings
+from pulse.ports import DeadLetterSink, DueProfiles, EventPublisher, ProfileStore, SegmentDirectory
+from pulse.services.model_holder import ModelHolder
+
+
+class Provider[T]:
+    """A cached factory that tests can override."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._built: T | None = None
+        self._override: T | None = None
+        self._lock = Lock()
+
+    def __call__(self) -> T:
+        if self._override is not None:
+            return self._override
+        if self._built is None:
+            with self._lock:
+                if self._built is None:
+                    self._built = self._build()
+        return self._built
+
+    @contextmanager
+    def override(self, value: T) -> Iterator[T]:
+        """Serve ``value`` instead of the built dependencies inside the ``with`` block."""
+        previous, self._override = self._override, value
+        try:
+            yield value
+        finally:
+            self._override = previous
+
+    def reset(self) -> None:
+        """Forget what was built (the settings changed, as between tests)."""
+        self._built = None
+
+
+@dataclass(frozen=True)
+class ApiDependencies:
+    settings: Settings
+    store: ProfileStore
+    directory: SegmentDirectory
+    holder: ModelHolder
+
+
+@dataclass(frozen=True)
+class CollectorDependencies:
+    publisher: EventPublisher
+
+
+@dataclass(frozen=True)
+class UpdaterDependencies:
+    settings: Settings
+    store: ProfileStore
+    dead_letters: DeadLetterSink
+
+
+@dataclass(frozen=True)
+class RefresherDependencies:
+    store: ProfileStore
+    due: DueProfiles
+
+
+def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
+    from pulse.adapters.model_store import S3ModelSource
+    from pulse.adapters.profile_store import DynamoProfileStore
+    from pulse.adapters.segment_directory import DynamoSegmentDirectory
+
+    settings = get_settings()
+    holder = ModelHolder(S3ModelSource(settings), settings.model_refresh_seconds, on_failure=on_model_failure)
+    return ApiDependencies(settings, DynamoProfileStore(settings), DynamoSegmentDirectory(settings), holder)
+
+
+def build_collector() -> CollectorDependencies:
+    from pulse.adapters.aws import KinesisEventPublisher
+
+    return CollectorDependencies(KinesisEventPublisher(get_settings()))
+
+
+def build_updater() -> UpdaterDependencies:
+    from pulse.adapters.aws import SqsDeadLetterSink
+    from pulse.adapters.profile_store import DynamoProfileStore
+
+    settings = get_settings()
+    return UpdaterDependencies(settings, DynamoProfileStore(settings), SqsDeadLetterSink(settings))
+
+
+def build_refresher() -> RefresherDependencies:
+    from pulse.adapters.profile_store import DynamoProfileStore
+
+    store = DynamoProfileStore(get_settings())
+    return RefresherDependencies(store, store)
