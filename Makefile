@@ -4,9 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 export SAM_CLI_TELEMETRY := 0
-export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)
 
-.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench events openapi train promote rollback movielens clean dead-letters replay-dead-letters backfill resegment
+.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench bench-api events openapi train models promote rollback movielens synthetic evaluate demo clean dead-letters replay-dead-letters backfill resegment
 
 help:
 	@echo "make demo   - the whole product on MovieLens-100K on the local stack (SERVE=1 keeps it running)"
@@ -15,16 +14,14 @@ help:
 	@echo "make build  - sam build (needs python3.12 on PATH; see scripts/find_python.sh)"
 	@echo "make sizes  - unzipped size of each function with its layer"
 	@echo "make bench  - profile updater benchmark; make bench-api - scoring latency, cold start, memory"
-	@echo "make train EVENTS=<log> [BUCKET=<name>] [PROMOTE=1] - train, evaluate, publish (local stack by default)"
-	@echo "make promote VERSION=<v> [FORCE=1] / make rollback - serve a version / the previous one"
-	@echo "make backfill EVENTS=<log> [RATE=1000] [START_LINE=n] - put a historical log on the stream (profiles from history)"
-	@echo "make resegment [STACK=<name>] [WORKERS=4] [RESUME=1] [RECOUNT_ONLY=1] - re-evaluate every profile's segments now (after editing segments.json), then recount members"
-	@echo "make dead-letters / make replay-dead-letters [REASON=<text>] [DRY_RUN=1] [STACK=<name>] - inspect / replay"
+	@echo "operator commands: .venv/bin/pulse --help (make train/models/promote/rollback/backfill/resegment/"
+	@echo "  dead-letters/replay-dead-letters are aliases; STACK=<name> [REGION=] [PROFILE=] targets a deployed stack)"
 
-$(VENV)/.installed: requirements.txt layers/core/requirements.txt
+$(VENV)/.installed: requirements.txt layers/core/requirements.txt pyproject.toml
 	test -x $(PY) || $$(scripts/find_python.sh) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .  # the `pulse` command; no PYTHONPATH needed
 	touch $@
 
 venv: $(VENV)/.installed
@@ -38,7 +35,9 @@ format: venv
 	$(BIN)/ruff format .
 
 typecheck: venv
+	$(BIN)/mypy --strict layers/core/pulse
 	$(BIN)/mypy layers/core/pulse functions/profile_updater functions/api infrastructure scripts training
+	$(BIN)/mypy tests
 	$(BIN)/mypy functions/collector
 	$(BIN)/mypy functions/segment_refresher
 
@@ -48,8 +47,10 @@ validate: venv
 scan: venv
 	$(BIN)/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
+# coverage of the code the tests run in this process (the local stack's function workers are child
+# processes and count only through the in-process tests); the floor is the measured value
 pytest: venv
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 unit: venv
 	$(BIN)/pytest -m unit
@@ -62,8 +63,13 @@ e2e: venv
 
 test: lint typecheck validate scan pytest
 
+# The operator targets are thin aliases of the `pulse` command (`pulse COMMAND --help`); each works
+# against the local stack, or a deployed one with STACK=<name> [REGION=] [PROFILE=].
+PULSE := $(BIN)/pulse
+WHERE = $(if $(STACK),--stack "$(STACK)") $(if $(REGION),--region "$(REGION)") $(if $(PROFILE),--profile "$(PROFILE)")
+
 up: venv
-	$(PY) -m infrastructure.local_stack
+	$(PULSE) up $(if $(AWS_PORT),--aws-port $(AWS_PORT)) $(if $(API_PORT),--api-port $(API_PORT)) $(if $(VERBOSE),--verbose)
 
 events: venv
 	$(PY) -m scripts.make_sample_events
@@ -80,50 +86,44 @@ bench: venv
 bench-api: venv
 	$(PY) -m scripts.bench_api
 
-# The training job talks to whatever endpoint the standard AWS variables name; default: the local stack.
-AWS_ENV = AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL-http://127.0.0.1:5000} \
-	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID-testing} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY-testing} \
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION-us-east-1}
-BUCKET ?= pulse-local-modelbucket
-
 demo: venv
-	$(PY) -m scripts.demo $(if $(SERVE),--serve) $(if $(SAMPLE),--sample $(SAMPLE))
+	$(PULSE) demo $(if $(SERVE),--serve) $(if $(SAMPLE),--sample $(SAMPLE))
 
 evaluate: venv
-	$(PY) -m training evaluate --events $$($(PY) -m training.movielens) --out reports/evaluation
+	$(PULSE) evaluate --events "$$($(PULSE) movielens)" --out reports/evaluation
 
 # a synthetic e-commerce log for scale and load tests: make synthetic EVENTS_N=1000000 USERS=100000 ITEMS=10000
 synthetic: venv
-	$(PY) -m training.synthetic --out .cache/synthetic/events.jsonl.gz --events $(or $(EVENTS_N),200000) \
-		--users $(or $(USERS),10000) --items $(or $(ITEMS),5000)
+	$(PULSE) synthetic --events $(or $(EVENTS_N),200000) --users $(or $(USERS),10000) --items $(or $(ITEMS),5000)
 
 movielens: venv
-	$(PY) -m training.movielens
+	@$(PULSE) movielens
 
 train: venv
-	@test -n "$(EVENTS)" || { echo "usage: make train EVENTS=<log.jsonl[.gz]|s3://...> [BUCKET=<name>] [PROMOTE=1]"; exit 2; }
-	$(AWS_ENV) $(PY) -m training train --events "$(EVENTS)" --bucket "$(BUCKET)" $(if $(PROMOTE),--promote) $(if $(FORCE),--force)
+	@test -n "$(EVENTS)" || { echo "usage: make train EVENTS=<log.jsonl[.gz]|s3://...> [BUCKET=<name>] [PROMOTE=1] [STACK=<name>]"; exit 2; }
+	$(PULSE) train --events "$(EVENTS)" $(if $(BUCKET),--bucket "$(BUCKET)") $(if $(PROMOTE),--promote) $(if $(FORCE),--force) $(WHERE)
+
+models: venv
+	$(PULSE) models $(WHERE)
 
 promote: venv
-	$(AWS_ENV) $(PY) -m training promote "$(VERSION)" --bucket "$(BUCKET)" $(if $(FORCE),--force)
+	$(PULSE) promote "$(VERSION)" $(if $(FORCE),--force) $(WHERE)
 
 rollback: venv
-	$(AWS_ENV) $(PY) -m training rollback --bucket "$(BUCKET)"
+	$(PULSE) rollback $(WHERE)
 
 backfill: venv
 	@test -n "$(EVENTS)" || { echo "usage: make backfill EVENTS=<log.jsonl[.gz]|dir|s3://...> [RATE=1000] [START_LINE=n]"; exit 2; }
-	$(AWS_ENV) $(PY) -m scripts.backfill --events "$(EVENTS)" $(if $(RATE),--rate $(RATE)) $(if $(START_LINE),--start-line $(START_LINE)) $(if $(REJECTS),--rejects "$(REJECTS)")
+	$(PULSE) backfill --events "$(EVENTS)" $(if $(RATE),--rate $(RATE)) $(if $(START_LINE),--start-line $(START_LINE)) $(if $(REJECTS),--rejects "$(REJECTS)") $(WHERE)
 
 resegment: venv
-	$(AWS_ENV) $(PY) -m scripts.resegment $(if $(STACK),--stack "$(STACK)") $(if $(RECOUNT_ONLY),--recount-only) $(if $(RESUME),--resume) $(if $(WORKERS),--workers $(WORKERS))
+	$(PULSE) resegment $(if $(RECOUNT_ONLY),--recount-only) $(if $(RESUME),--resume) $(if $(WORKERS),--workers $(WORKERS)) $(WHERE)
 
-# the dead-letter queue: list it (changes nothing), or put its records back on the stream
-DL_WHERE = $(if $(STACK),--stack "$(STACK)")
 dead-letters: venv
-	$(AWS_ENV) $(PY) -m scripts.dead_letters $(DL_WHERE) list
+	$(PULSE) dead-letters $(WHERE)
 
 replay-dead-letters: venv
-	$(AWS_ENV) $(PY) -m scripts.dead_letters $(DL_WHERE) replay $(if $(REASON),--reason "$(REASON)") $(if $(DRY_RUN),--dry-run)
+	$(PULSE) replay-dead-letters $(if $(REASON),--reason "$(REASON)") $(if $(DRY_RUN),--dry-run) $(WHERE)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

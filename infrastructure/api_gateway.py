@@ -139,6 +139,12 @@ class LocalApi:
         path = parts.path or "/"
         found = self.match(method, path)
         if found is None:
+            allowed = sorted({b.route.method for b in self.routes if b.pattern.match(path)})
+            if allowed:  # a known path, another method (deployed, API Gateway answers 404 here)
+                status, headers_out, payload = _json_error(
+                    405, "method_not_allowed", f"{method} {path}: allowed {', '.join(allowed)}"
+                )
+                return status, headers_out | {"Allow": ", ".join(allowed)}, payload
             # deployed, the template's gateway responses give the same status and shape
             return _json_error(404, "route_not_found", f"no route {method} {path}")
         bound, params = found

@@ -15,6 +15,7 @@ Run it with ``make up`` (``python -m infrastructure.local_stack``); Ctrl-C stops
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -55,6 +56,7 @@ class LocalStackConfig:
     archive_seconds: float = 1.0  # the event archive's buffer (300 s on AWS): readable at once locally
     schedule_seconds: float | None = 10.0  # period of Schedule events (the template's rate when None)
     fire_schedules: bool = True  # False: no Schedule event fires (a replay of history at its own clock)
+    state_file: Path | None = None  # where `pulse` commands find this stack (written at start, removed at stop)
 
     @property
     def endpoint(self) -> str:
@@ -84,7 +86,7 @@ class LocalStack:
             region_name=self.config.region,
             endpoint_url=self.config.endpoint,
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_secret_access_key="testing",  # noqa: S106  # moto accepts any key; never AWS
             config=Config(retries={"mode": "standard", "max_attempts": 3}),
         )
 
@@ -164,7 +166,30 @@ class LocalStack:
         thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="local-api")
         thread.start()
         self._threads.append(thread)
+        if self.config.state_file is not None:
+            self.config.state_file.parent.mkdir(parents=True, exist_ok=True)
+            self.config.state_file.write_text(json.dumps(self.state(), indent=1))
         return self
+
+    def state(self) -> dict[str, Any]:
+        """What `pulse` commands need to reach this stack: its endpoint, outputs and functions."""
+        return {
+            "stack_name": self.config.stack_name,
+            "endpoint": self.config.endpoint,
+            "region": self.config.region,
+            "outputs": self.outputs(),
+            "functions": {
+                logical_id: {
+                    "name": spec.name,
+                    "code_dir": str(spec.code_dir),
+                    "handler": spec.handler,
+                    "timeout": spec.timeout,
+                    "memory_mb": spec.memory_mb,
+                    "environment": spec.environment,
+                }
+                for logical_id, spec in self.specs.items()
+            },
+        }
 
     @property
     def api_url(self) -> str:
@@ -183,6 +208,8 @@ class LocalStack:
         }
 
     def stop(self) -> None:
+        if self.config.state_file is not None:
+            self.config.state_file.unlink(missing_ok=True)
         self._stop.set()
         if self.httpd is not None:
             self.httpd.shutdown()
@@ -218,6 +245,8 @@ def parse_args(argv: list[str] | None = None) -> LocalStackConfig:
         default=os.environ.get("PULSE_LOCAL_API_KEY"),
         help="require this x-api-key on authenticated routes (default: not enforced)",
     )
+    parser.add_argument("--state-file", type=Path, help="write where `pulse` commands find this stack")
+    parser.add_argument("--function-log", type=Path, help="functions' logs go to this file (default: the console)")
     parser.add_argument(
         "--parameter",
         action="append",
@@ -235,6 +264,8 @@ def parse_args(argv: list[str] | None = None) -> LocalStackConfig:
         schedule_seconds=args.schedule_seconds or None,
         api_key=args.api_key,
         parameters=params,
+        state_file=args.state_file,
+        function_log=args.function_log,
     )
 
 
@@ -247,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     for name, value in stack.outputs().items():
         log.info("%-20s %s", name, value)
+    if config.function_log is not None:
+        log.info("function logs: %s (--verbose shows them here)", config.function_log)
+    log.info("state is kept in memory only: stopping loses profiles, models and events")
     log.info("local stack ready: API %s, AWS endpoint %s (Ctrl-C stops)", stack.api_url, config.endpoint)
     sys.stdout.flush()
     try:

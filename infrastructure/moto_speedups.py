@@ -7,9 +7,9 @@ mutate them, so a snapshot that copies the tables' item containers (not the item
 same state on rollback. Update mutates its item in place, so the snapshot also deep-copies the items
 the transaction's Updates name (the updater's segment counters: a few small items), and only those.
 
-moto's DynamoDB backend is not thread-safe either (a transaction's copy iterates a table that a
-concurrent PutItem changes), and the profile updater writes several users at once, so every DynamoDB
-call is also serialised by one lock, as one process of DynamoDB would never need.
+moto's backends are not thread-safe either (a transaction's copy iterates a table that a concurrent
+PutItem changes; Kinesis GetRecords iterates a shard that PutRecords extends), and the local stack
+calls them from several threads, so every call of every service is also serialised by one lock.
 """
 
 from __future__ import annotations
@@ -65,18 +65,22 @@ def _updated_keys(backend: Any, transact_items: list[dict[str, Any]]) -> dict[st
 
 
 def install() -> None:
+    from moto.core.responses import BaseResponse
     from moto.dynamodb import models, responses
 
     original = models.DynamoDBBackend.transact_write_items
     if getattr(original, "pulse_patched", False):
         return
-    original_call = responses.DynamoHandler.call_action
+    # moto's backends are not thread-safe (a PutRecords during GetRecords raised "OrderedDict mutated
+    # during iteration" in the demo): every call of every service the local stack serves is one at a time
+    for handler in (BaseResponse, responses.DynamoHandler):
+        original_call = handler.call_action
 
-    def call_action(self: Any) -> Any:
-        with _LOCK:
-            return original_call(self)
+        def call_action(self: Any, original_call: Any = original_call) -> Any:
+            with _LOCK:
+                return original_call(self)
 
-    responses.DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+        handler.call_action = call_action  # type: ignore[method-assign]
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         with _LOCK:

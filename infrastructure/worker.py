@@ -33,7 +33,7 @@ def main() -> None:
         try:
             result = handler(event, LambdaContext(name, float(timeout), int(memory)))
             reply = {"result": result}
-        except Exception as exc:  # Lambda reports any exception as a function error
+        except Exception as exc:  # noqa: BLE001  # Lambda reports any exception as a function error
             traceback.print_exc()
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         protocol.write(json.dumps(reply, default=str) + "\n")

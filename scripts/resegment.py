@@ -104,7 +104,7 @@ def reevaluate(store: DynamoProfileStore, progress: Progress, now: float) -> Ref
             for future in futures:
                 try:
                     outcome = future.result()
-                except Exception as exc:  # reported below, once every part has stopped
+                except Exception as exc:  # noqa: BLE001  # reported below, once every part has stopped
                     failures.append(exc)
                     continue
                 for field in dataclasses.fields(RefreshOutcome):
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"resuming from {path}: {left} of {progress.parts} parts left")
         try:
             outcome = reevaluate(DynamoProfileStore(settings), progress, now=time.time())
-        except (Exception, KeyboardInterrupt) as exc:  # the operator gets the cause and how to go on
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001  # the operator gets the cause and how to go on
             print(f"stopped: {type(exc).__name__}: {exc}; run it again with --resume to continue from {path}")
             return 130 if isinstance(exc, KeyboardInterrupt) else 1
         path.unlink(missing_ok=True)

@@ -37,7 +37,7 @@ class AwsStack:
     modules: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name="us-east-1")
+        return boto3.client(service, region_name="us-east-1")  # type: ignore[call-overload]
 
     def handler(self, logical_id: str) -> Any:
         """The function's handler, imported afresh (as a new execution environment)."""
@@ -82,7 +82,7 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
     moto_speedups.install()  # the updater writes users concurrently; moto's backend is not thread-safe
     with mock_aws():
         stack = Stack(load_template(), name="pulse-test")
-        create_all(stack, lambda service: boto3.client(service, region_name="us-east-1"))
+        create_all(stack, lambda service: boto3.client(service, region_name="us-east-1"))  # type: ignore[call-overload]
         specs = function_specs(stack)
         for key, value in specs["ApiFunction"].environment.items():
             monkeypatch.setenv(key, value)

@@ -10,6 +10,7 @@ from pulse.ports import (
     DeadLetter,
     DeadLetterSink,
     DueProfiles,
+    EventPublisher,
     MemberPage,
     Membership,
     ProfileStore,
@@ -111,3 +112,36 @@ class MemoryDeadLetters(DeadLetterSink):
             return list(letters)
         self.letters.extend(letters)
         return []
+
+
+class MemoryPublisher(EventPublisher):
+    """The stream: keeps what was put; ``refuse`` lists positions Kinesis keeps refusing."""
+
+    def __init__(self, refuse: Sequence[int] = ()) -> None:
+        self.records: list[tuple[str, bytes]] = []
+        self.refuse = set(refuse)
+
+    def publish(self, records: Sequence[tuple[str, bytes]]) -> list[int]:
+        self.records += [r for i, r in enumerate(records) if i not in self.refuse]
+        return sorted(i for i in self.refuse if i < len(records))
+
+
+class MemoryModelSource:
+    """A model bucket: versions by name and the promotion pointer."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, tuple[bytes, dict[str, bytes]]] = {}
+        self.pointer: str | None = None
+        self.fail_pointer = False
+
+    def pointer_version(self) -> str | None:
+        if self.fail_pointer:
+            raise ConnectionError("S3 unreachable")
+        return self.pointer
+
+    def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]:
+        from pulse.recommend.artifacts import ArtifactError
+
+        if version not in self.versions:
+            raise ArtifactError(f"version {version} cannot be read")
+        return self.versions[version]

@@ -44,7 +44,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     s3 = s3_client()
     table, errors = read_table(args.events, s3=s3 if args.events.startswith("s3://") else None)
-    print(f"read {table.n_events} events from {args.events} ({len(errors)} invalid lines skipped)")
+    first = "; ".join(f"line {n}: {reason}" for n, reason in errors[:3])
+    if table.n_events == 0:
+        raise ValueError(
+            f"{args.events} holds no valid event: the log is JSON Lines, one event object per line, in the "
+            f"format of the README's Events section ({len(errors)} invalid lines; {first or 'the log is empty'})"
+        )
+    print(f"read {table.n_events} events from {args.events}; {len(errors)} invalid lines skipped", end="")
+    print(f" ({first}{'; ...' if len(errors) > 3 else ''})" if errors else "")
     result = train(table, catalog=read_catalog(args.catalog), eval_users=args.eval_users, seed=args.seed)
     version = new_version(result.files)
     manifest = manifest_for(version, result)
@@ -134,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except Exception as exc:  # a CLI: one clear line, non-zero exit
+    except Exception as exc:  # noqa: BLE001  # a CLI: one clear line, non-zero exit
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -94,3 +94,20 @@ def list_versions(s3: Any, bucket: str) -> list[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="models/", Delimiter="/"):
         out += [p["Prefix"].split("/")[1] for p in page.get("CommonPrefixes", [])]
     return sorted(out)
+
+
+def version_summary(s3: Any, bucket: str, version: str) -> dict[str, Any]:
+    """What ``pulse models`` shows of a version: what it was trained on and its offline figures."""
+    try:
+        manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"models/{version}/{MANIFEST}")["Body"].read())
+    except Exception as exc:  # noqa: BLE001  # a listing shows every version, readable or not
+        return {"version": version, "error": f"manifest unreadable: {exc}"}
+    metrics = manifest.get("metrics", {}).get("protocol_a", {})
+    test = {k: v for k, v in metrics.get("test", {}).items() if k in ("hr@10", "ndcg@10")}
+    return {
+        "version": version,
+        "events": manifest.get("trained_on", {}).get("events"),
+        "test": test,
+        "baselines": {name: f.get("ndcg@10") for name, f in metrics.get("baselines", {}).items()},
+        "training_seconds": manifest.get("training_seconds"),
+    }

@@ -64,6 +64,13 @@ class TrainResult:
     log: list[str]
 
 
+MIN_USERS = 5  # users with 4+ interactions: the ranker, validation and test each hold one item out
+
+
+class TrainingInputError(ValueError):
+    """The log cannot train a model; the message says why, for the person who gave it."""
+
+
 def train(
     events: Sequence[BehaviorEvent] | EventTable,
     catalog: dict[str, dict[str, Any]] | None = None,
@@ -82,6 +89,12 @@ def train(
     data = build_dataset(events if isinstance(events, EventTable) else table_from_events(events), catalog)
     note(f"data: {data.n_events} events, {len(data.user_ids)} users, {len(data.item_ids)} items")
     users = sorted(data.user_ids[c] for c in np.flatnonzero(data.counts() >= 4))
+    if len(users) < MIN_USERS:
+        raise TrainingInputError(
+            f"too little to train on: {int(data.counts().sum())} interactions (views, clicks, carts, purchases, "
+            f"ratings, likes) from {len(data.user_ids)} users, and {len(users)} users with 4 or more; training "
+            f"needs at least {MIN_USERS} such users (each one's last interactions are held out to evaluate)"
+        )
     if eval_users is not None and len(users) > eval_users:
         users = sorted(random.Random(seed).sample(users, eval_users))
     shots = snapshots(data, users)

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pulse import __version__
 from pulse.errors import InvalidRequest
 from pulse.http import errors, spec
+from pulse.http.cursor import CURSOR_PATTERN
 from pulse.http.models import (
     Audience,
     Health,
@@ -40,6 +41,7 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 errors.install_error_handlers(app)
+errors.reject_unknown_query_parameters(app)
 spec.install_swagger(app)
 
 
@@ -139,7 +141,9 @@ def segment_users(
     deps: Deps,
     segment: SegmentPath,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
-    cursor: Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=CURSOR_PATTERN, description="next_cursor of the previous page (a user id)")
+    ] = None,
 ) -> Audience:
     return profiles.segment_audience(deps.directory, segment, limit, cursor)
 

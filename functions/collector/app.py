@@ -20,6 +20,7 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 errors.install_error_handlers(app)
+errors.reject_unknown_query_parameters(app)
 dependencies = Provider(build_collector)
 Deps = Annotated[CollectorDependencies, Depends(dependencies)]
 

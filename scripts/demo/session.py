@@ -9,6 +9,8 @@ from collections import Counter
 from typing import Any
 
 import requests
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from infrastructure.local_stack import LocalStack, LocalStackConfig
 from infrastructure.template import ROOT
@@ -23,14 +25,27 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+_BARS: dict[str, tuple[Progress, TaskID]] = {}
+
+
 def progress(done: int, total: int, started: float, label: str) -> None:
-    width = 30
-    filled = int(width * done / max(1, total))
-    rate = done / max(1e-9, time.perf_counter() - started)
-    sys.stdout.write(f"\r  {label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} ({rate:,.0f}/s)")
-    sys.stdout.flush()
-    if done >= total:  # one line per step; \r keeps the bar in place on a terminal
-        sys.stdout.write("\n")
+    """A progress bar (rich): live on a terminal; in a log file, one line when the step is done."""
+    if label not in _BARS:
+        bar = Progress(
+            TextColumn(f"  {label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(file=sys.stdout),
+            transient=False,
+        )
+        bar.start()
+        _BARS[label] = (bar, bar.add_task(label, total=total))
+    bar, task = _BARS[label]
+    bar.update(task, completed=done, total=total)
+    if done >= total:  # in a log file, rich writes this final state once instead of every redraw
+        bar.stop()
+        del _BARS[label]
 
 
 class Session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter, defaultdict
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,9 @@ def showcase(d: Session, model: Any, history: list[BehaviorEvent]) -> None:
         (i for i in np.argsort(-model.pop)[:400] if genre in model.categories[i] and model.item_ids[i] not in seen),
         key=lambda i: (len(model.categories[i]), -float(model.pop[i])),
     )[:8]
-    now = time.time()
+    # stamped just after the user's latest event, in the dataset's own time: on 1998 history, today's
+    # clock would decay everything before the burst away and the chart would read "forgot everything"
+    now = datetime.fromisoformat(profile["behavior"]["last_seen"]).timestamp() + 60
     burst = [
         BehaviorEvent.model_validate(
             {
@@ -61,7 +64,7 @@ def showcase(d: Session, model: Any, history: list[BehaviorEvent]) -> None:
                 "value": 5,
                 "item": {"category": model.categories[i]},
             },
-            context={"now": now + 60},
+            context={"now": time.time()},
         )
         for n, i in enumerate(pool)
     ]
@@ -95,6 +98,7 @@ def showcase(d: Session, model: Any, history: list[BehaviorEvent]) -> None:
         "after": [i["item_id"] for i in after],
         "genre_share_before": sum(genre in i["metadata"].get("category", []) for i in before),
         "genre_share_after": in_genre,
+        "affinities_before": profile["preferences"]["categories"],
         "affinities": (d.profile(user) or {}).get("preferences", {}).get("categories", {}),
     }
     freshness(d, model)

@@ -3,6 +3,8 @@
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -21,18 +23,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def local_stack() -> Iterator[LocalStack]:
-    # moto's backends live in the process: each stack gets its own resource names
+@contextmanager
+def running_stack(**options: Any) -> Iterator[LocalStack]:
+    """A local stack on free ports; moto's backends live in the process, so each stack gets its own
+    resource names."""
     config = LocalStackConfig(
         aws_port=free_port(),
         api_port=free_port(),
         stack_name=f"pulse-e2e-{uuid.uuid4().hex[:6]}",
         poll_interval=0.1,
-        schedule_seconds=1.0,
+        **options,
     )
     stack = LocalStack(config).start()
     try:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[LocalStack]:
+    with running_stack(schedule_seconds=1.0) as stack:
+        yield stack

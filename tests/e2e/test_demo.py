@@ -7,7 +7,7 @@ from tests.e2e.conftest import free_port
 
 
 @pytest.mark.slow
-def test_short_demo_measures_real_time_effect() -> None:
+def test_short_demo_measures_real_time_effect(capfd: pytest.CaptureFixture[str]) -> None:
     args = parse_args(
         [
             "--max-users",
@@ -25,6 +25,10 @@ def test_short_demo_measures_real_time_effect() -> None:
         ]
     )
     figures = Demo(args).run()
+    out, err = capfd.readouterr()
+    # no thread of the local stack (moto's server, pollers, workers) printed a traceback
+    assert "Traceback" not in out + err, (out + err)[-3000:]
+    assert "report:" in out and "\r" not in out  # progress reads as lines in a captured (non-terminal) output
     # profiles match what was sent
     assert figures["profiles"]["mismatches"] == 0 and 0 < figures["profiles"]["users"] <= 60
     # real-time hit rate through the live API beats profiles frozen at the cut-off

@@ -4,6 +4,7 @@ import json
 import re
 import time
 import uuid
+from typing import Any
 
 import requests
 
@@ -26,6 +27,21 @@ def test_health_round_trips_status_headers_and_body(local_stack: LocalStack) -> 
     assert response.json()["status"] == "ok"
 
 
+def test_swagger_ui_tries_requests_against_the_server_that_served_it(local_stack: LocalStack) -> None:
+    # Given the spec as Swagger UI loads it from the local stack
+    spec = requests.get(f"{local_stack.api_url}/swagger", params={"format": "json"}, timeout=30).json()
+    [server] = spec["servers"]
+    assert "/events" in spec["paths"] and "/health" in spec["paths"]  # every function's routes
+    # When "Try it out" sends a request to that server / Then it reaches the route (no stage prefix)
+    tried = requests.get(f"{local_stack.api_url}{server['url'].rstrip('/')}/health", timeout=30)
+    assert tried.status_code == 200
+    page = requests.get(f"{local_stack.api_url}/swagger", timeout=30)
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    # an undeclared method on a known path is 405 with the allowed methods
+    traced = requests.request("TRACE", f"{local_stack.api_url}/health", timeout=30)
+    assert traced.status_code == 405 and traced.headers["Allow"] == "GET"
+
+
 def test_unknown_route_and_bad_input_get_the_json_error_shape(local_stack: LocalStack) -> None:
     missing = requests.get(f"{local_stack.api_url}/nowhere", timeout=30)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "route_not_found"
@@ -39,7 +55,7 @@ def test_unknown_route_and_bad_input_get_the_json_error_shape(local_stack: Local
 
 def test_event_posted_over_http_reaches_the_profile_through_kinesis(local_stack: LocalStack) -> None:
     user = f"e2e-{uuid.uuid4().hex[:8]}"
-    event = {
+    event: dict[str, Any] = {
         "event_id": str(uuid.uuid4()),
         "event_type": "purchase",
         "user_id": user,
@@ -95,7 +111,7 @@ def test_events_on_the_stream_are_archived_as_a_training_log(local_stack: LocalS
     from training.eventlog import read_events
 
     user = f"archived-{uuid.uuid4().hex[:8]}"
-    events = [
+    events: list[dict[str, Any]] = [
         {"event_id": str(uuid.uuid4()), "event_type": "view", "user_id": user, "timestamp": time.time() - n}
         | {"item_id": f"i{n}"}
         for n in range(3)
@@ -161,7 +177,7 @@ def test_a_dead_letter_is_listed_and_replayed_onto_the_stream_by_the_cli(local_s
 def test_a_cart_left_alone_reaches_cart_abandoners_through_the_schedule(local_stack) -> None:
     # Given a cart filled two hours ago and nothing since (the local stack fires schedules every second)
     user = f"cart-{uuid.uuid4().hex[:8]}"
-    event = {
+    event: dict[str, Any] = {
         "event_id": str(uuid.uuid4()),
         "event_type": "add_to_cart",
         "user_id": user,

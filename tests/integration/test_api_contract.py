@@ -132,7 +132,8 @@ def test_every_answer_of_every_route_is_the_one_the_spec_documents(aws_stack: Aw
     status, body = r("GET", "/segments/new_users/users", members, query={"limit": "1"})
     assert status == 200 and body["users"][0]["user_id"] == "ann"
     assert r("GET", "/segments/martians/users", members)[0] == 404
-    assert r("GET", "/segments/new_users/users", members, query={"cursor": "nope"})[0] == 400
+    assert r("GET", "/segments/new_users/users", members, query={"cursor": "not a user id"})[0] == 400
+    assert r("GET", "/segments/new_users/users", members, query={"limt": "5"})[0] == 400  # a typo is not ignored
     status, body = r("POST", "/events", "/events", body={"events": [ev(9, "bob"), {"event_type": "view"}, 3]})
     assert status == 200 and body["accepted"] == 1 and [x["index"] for x in body["rejected"]] == [1, 2]
     assert r("POST", "/events", "/events", body={"events": []})[0] == 400

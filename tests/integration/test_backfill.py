@@ -8,6 +8,7 @@ from typing import Any
 
 from pulse.adapters.aws import KinesisEventPublisher
 from pulse.config import get_settings
+from pulse.ports import EventPublisher
 from scripts import backfill as bf
 from training.eventlog import numbered_lines
 
@@ -48,11 +49,11 @@ def test_a_gzip_log_reaches_the_stream_unchanged_and_invalid_lines_are_reported(
     assert "ahead of the processor's clock" in rejected[1]["reason"]
 
 
-class Refusing:
+class Refusing(EventPublisher):
     """A stream that refuses the record at one index of the n-th PutRecords call."""
 
     def __init__(self, call: int, index: int) -> None:
-        self.calls, self.call, self.index = 0, call, index
+        self.calls, self.call, self.index = 0, call, index  # an EventPublisher that refuses one record
         self.accepted: list[bytes] = []
 
     def publish(self, records):

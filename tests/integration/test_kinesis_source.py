@@ -62,7 +62,12 @@ def test_batch_reaches_the_handler_in_lambda_shape(aws) -> None:
     kinesis, sqs, _url = aws
     seqs = put(kinesis, 5)
     seen: list[dict[str, Any]] = []
-    mapping = KinesisEventSource(source(), "arn:fn", lambda e: seen.append(e) or {}, kinesis, sqs)
+
+    def handler(event: dict[str, Any]) -> dict[str, Any]:
+        seen.append(event)
+        return {}
+
+    mapping = KinesisEventSource(source(), "arn:fn", handler, kinesis, sqs)
     assert mapping.poll_once() == 5
     record = seen[0]["Records"][0]
     assert record["eventSource"] == "aws:kinesis" and record["eventSourceARN"] == ARN

@@ -92,7 +92,7 @@ def test_a_cancelled_transaction_undoes_its_updates_of_existing_items_and_spares
         copied.append(type(obj).__name__)
         return original(obj, *args, **kwargs)
 
-    copy.deepcopy = counting
+    copy.deepcopy = counting  # type: ignore[assignment]
     try:
         with pytest.raises(ddb.exceptions.TransactionCanceledException):
             ddb.transact_write_items(

@@ -106,7 +106,7 @@ def updater(aws_stack: AwsStack):
 
 def dead_letters(aws_stack: AwsStack) -> list[dict[str, Any]]:
     sqs = aws_stack.client("sqs")
-    out = []
+    out: list[dict[str, Any]] = []
     while True:
         msgs = sqs.receive_message(QueueUrl=aws_stack.env["DEAD_LETTER_QUEUE_URL"], MaxNumberOfMessages=10)
         if not msgs.get("Messages"):
@@ -303,7 +303,7 @@ def test_segment_audience_is_paginated_and_listed_with_counts(aws_stack, updater
     fans = next(f for f in listing["families"] if f["family"] == "category_fans")
     assert {"name": "fan:Books", "members": 7} in fans["segments"]
     assert next(s for s in listing["segments"] if s["name"] == "new_users")["members"] == 7
-    assert api("GET", "/segments/fan:Books/users", {"segment": "fan:Books"}, {"cursor": "bogus"})[0] == 400
+    assert api("GET", "/segments/fan:Books/users", {"segment": "fan:Books"}, {"cursor": "bo gus"})[0] == 400
     assert api("GET", "/segments/nope/users", {"segment": "nope"})[0] == 404
     assert api("GET", "/segments/fan:Books/users", {"segment": "fan:Books"}, {"limit": "0"})[0] == 400
 
@@ -341,7 +341,7 @@ def test_post_events_retries_records_kinesis_reports_as_failed(aws_stack, overri
                 response["FailedRecordCount"] = 1
             return response
 
-    publisher = KinesisEventPublisher(get_settings(), sleep=lambda s: None, kinesis=Flaky())
+    publisher = KinesisEventPublisher(get_settings(), sleep=lambda s: None, kinesis=Flaky())  # type: ignore[arg-type]
     override(aws_stack.dependencies("CollectorFunction"), CollectorDependencies(publisher))
     body = {"events": [ev(i, "fay") for i in range(3)] + [{"event_type": "view"}]}
     out = collector(
@@ -518,7 +518,7 @@ def test_recount_sets_counters_from_the_audiences_even_while_memberships_change(
     # writing of its counters (the first time only), into a counter that has members already
     late = next(f"late{i}" for i in range(1000) if dynamo.count_shard(f"late{i}") == dynamo.count_shard("a"))
     original_query = dynamo.SegmentMember.query.__func__  # type: ignore[attr-defined]
-    raced = []
+    raced: list[bool] = []
 
     def racing_query(cls, hash_key, *args, **kwargs):
         found = list(original_query(cls, hash_key, *args, **kwargs))

@@ -93,7 +93,7 @@ def test_event_archive_expires_only_when_a_retention_is_set(aws_stack: AwsStack)
     kept = s3.get_bucket_lifecycle_configuration(Bucket=aws_stack.stack.resources["ModelBucket"].ref)["Rules"]
     assert [r["ID"] for r in kept] == ["expire-old-pointer-versions"]  # default 0: the archive is kept
     stack = Stack(load_template(), name="pulse-retention", parameters={"ArchiveExpirationDays": "30"})
-    bucket = _bucket(stack, "ModelBucket", lambda service: boto3.client(service, region_name="us-east-1")).ref
+    bucket = _bucket(stack, "ModelBucket", lambda service: boto3.client(service, region_name="us-east-1")).ref  # type: ignore[call-overload]
     rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
     assert rules["expire-archived-events"]["Filter"] == {"Prefix": "events/"}
     assert rules["expire-archived-events"]["Expiration"] == {"Days": 30}

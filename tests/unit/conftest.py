@@ -1,18 +1,16 @@
 """Unit tests are pure: any attempt to open a network connection fails the test."""
 
 import socket
-from collections.abc import Iterator
 
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise RuntimeError("unit tests must not use the network")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    yield
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

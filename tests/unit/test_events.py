@@ -22,7 +22,7 @@ def reason(payload) -> str:
 
 
 @pytest.mark.parametrize(
-    "event_type,extra",
+    ("event_type", "extra"),
     [
         ("view", {}),
         ("click", {}),
@@ -53,7 +53,7 @@ def test_timestamps_iso_with_offset_or_epoch() -> None:
 
 
 @pytest.mark.parametrize(
-    "fields,expected",
+    ("fields", "expected"),
     [
         ({"event_id": ""}, "event_id"),
         ({"event_id": "x" * 129}, "event_id"),

@@ -1,6 +1,7 @@
 """Applying Kinesis batches exactly once (the updater's use case, on in-memory fakes)."""
 
 import json
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -137,7 +138,7 @@ def deliveries(draw):
     """Events of a few users (with producer duplicates), and how Lambda might deliver them:
     contiguous slices that start at or before what was already delivered (retries, bisection halves)."""
     n = draw(st.integers(1, 25))
-    payloads = []
+    payloads: list[Any] = []
     for i in range(n):
         user = draw(st.sampled_from(["u1", "u2", "u3"]))
         kind = draw(st.sampled_from(KINDS))

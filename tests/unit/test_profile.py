@@ -2,6 +2,7 @@
 
 import json
 import random
+from typing import Any
 
 import pytest
 
@@ -166,7 +167,7 @@ def test_profile_stays_under_64_kb_after_100000_events() -> None:
     kinds = [k for k in EVENT_TYPES if k != "identify"]  # every behaviour the profile records
     for i in range(100_000):
         kind = kinds[i % len(kinds)]
-        fields = {"value": 3} if kind == "rate" else {"value": 9.0} if kind == "purchase" else {}
+        fields: dict[str, Any] = {"value": 3} if kind == "rate" else {"value": 9.0} if kind == "purchase" else {}
         if kind == "search":
             fields["query"] = f"query {rng.randrange(10**6)}"
         event = make(

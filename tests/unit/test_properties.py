@@ -161,7 +161,8 @@ def test_any_json_object_is_either_a_valid_event_or_rejected_with_a_reason(raw: 
     try:
         event = parse_event(json.dumps(raw), now=NOW)
     except InvalidEvent as exc:
-        assert exc.reason and isinstance(exc.reason, str)
+        reason = exc.reason
+        assert reason and isinstance(reason, str)
         return
     # a valid event round-trips: what the updater stores re-parses to the same event
     assert parse_event(event.to_json(), now=NOW) == event

@@ -5,6 +5,7 @@ import math
 from pulse.domain import segments
 from pulse.domain.events import parse_event
 from pulse.domain.updater import PositionedEvent, ProfileState, apply_user_events, refresh_segments
+from pulse.ports import DueProfiles
 from pulse.services.segment_refresh import refresh_due_segments
 from tests.fakes import MemoryProfileStore
 
@@ -103,7 +104,7 @@ def test_the_refresher_writes_due_profiles_and_skips_the_rest() -> None:
     assert (late.due, late.refreshed, late.unfinished) == (1, 0, 1)
 
 
-class _Listing:
+class _Listing(DueProfiles):
     def __init__(self, users: list[str]) -> None:
         self.users = users
 

@@ -25,9 +25,5 @@ class InvalidRequest(PulseError, ValueError):
     """The request is well-formed JSON but asks for something impossible."""
 
 
-class InvalidCursor(InvalidRequest):
-    """A pagination cursor this API did not hand out (for this segment)."""
-
-
 class ModelUnavailable(PulseError):
     """No model version has been promoted (or none could be loaded yet)."""

@@ -43,7 +43,7 @@ CONFLICT_CODES = {"ConditionalCheckFailedException"}
 T = TypeVar("T")
 
 
-class DueIndex(GlobalSecondaryIndex["ProfileRecord"]):  # type: ignore[no-untyped-call]  # pynamodb's hook
+class DueIndex(GlobalSecondaryIndex["ProfileRecord"]):  # type: ignore[no-untyped-call,unused-ignore]  # pynamodb's hook
     class Meta:
         index_name = DUE_INDEX
         projection = KeysOnlyProjection()

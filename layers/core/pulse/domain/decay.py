@@ -32,8 +32,8 @@ class DecayedScores:
             self.prune(limit)
 
     def _rebase(self, at: float, half_life: float) -> None:
-        assert self.ref is not None
-        factor = math.exp2(-(at - self.ref) / half_life)
+        ref = self.ref if self.ref is not None else at
+        factor = math.exp2(-(at - ref) / half_life)
         self.scores = {k: v * factor for k, v in self.scores.items()}
         self.ref = at
 

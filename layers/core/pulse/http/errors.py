@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.exceptions import (
     NotFoundError,
     ServiceError,
 )
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -30,7 +31,6 @@ STATUS: list[tuple[type[errors.PulseError], int, str]] = [
     (errors.UnknownUser, 404, "user_not_found"),
     (errors.UnknownSegment, 404, "segment_not_found"),
     (errors.UnknownItem, 404, "item_not_found"),
-    (errors.InvalidCursor, 400, "invalid_cursor"),
     (errors.InvalidRequest, 400, "invalid_request"),
     (errors.ModelUnavailable, 503, "model_unavailable"),
 ]
@@ -87,6 +87,26 @@ def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
     return {"statusCode": 415, "headers": {"Content-Type": "application/json"}, "body": body, "isBase64Encoded": False}
 
 
+def reject_unknown_query_parameters(app: APIGatewayRestResolver) -> None:
+    """A query parameter the route does not declare is a 400 naming it (``?limt=5`` must not be
+    silently ignored)."""
+
+    def check(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        route = app.context.get("_route")
+        given = set(app.current_event.query_string_parameters or {})
+        if route is not None and given and route.include_in_schema:  # Swagger UI takes ?format=json
+            declared = {p.alias for p in route.dependant.query_params}
+            unknown = sorted(given - declared)
+            if unknown:
+                allowed = ", ".join(sorted(declared)) or "none"
+                return error_response(
+                    400, "invalid_request", f"unknown query parameter {unknown[0]} (allowed: {allowed})"
+                )
+        return next_middleware(app)
+
+    app.use([check])
+
+
 def install_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(errors.PulseError)
     def _refused(exc: errors.PulseError) -> Response[Any]:
@@ -127,5 +147,5 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[Any]:
-        logger.exception("unhandled error")
+        logger.error("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "internal error; the request id is in the logs")

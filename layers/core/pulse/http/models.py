@@ -4,9 +4,9 @@ The OpenAPI spec is generated from these models (``make openapi``), so the spec 
 does; ``tests/integration/test_api_contract.py`` checks real answers against the spec's schemas.
 """
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pulse.domain.segments import Condition
 
@@ -85,16 +85,16 @@ class ListedItem(_Item):
     metadata: dict[str, Any] | None = Field(default=None, exclude_if=_absent)
 
 
+ItemId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
 class RankRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"item_ids": ["50", "181", "unknown-9"]}]})
+    """Strict: ``"explain": "true"`` is refused, not read as a boolean."""
 
-    item_ids: list[str] = Field(min_length=1, max_length=500, description="1-500 item ids of 1-128 characters")
+    model_config = ConfigDict(strict=True, json_schema_extra={"examples": [{"item_ids": ["50", "181", "unknown-9"]}]})
+
+    item_ids: list[ItemId] = Field(min_length=1, max_length=500, description="1-500 item ids")
     explain: bool = False
-
-    def model_post_init(self, context: Any, /) -> None:
-        for item in self.item_ids:
-            if not 1 <= len(item) <= 128:
-                raise ValueError("item_ids: every id is 1-128 characters")
 
 
 class SimilarItems(BaseModel):

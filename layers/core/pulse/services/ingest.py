@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import cast
 
 from pulse.domain.events import InvalidEvent, parse_event
 from pulse.domain.updater import PositionedEvent, ProfileUpdate, StreamPosition, apply_user_events
@@ -112,8 +113,7 @@ def process_batch(
             fail_from(StreamPosition(letter.shard_id, int(letter.sequence_number)))
 
     def apply(user_id: str, events: list[PositionedEvent]) -> tuple[ProfileUpdate, int, int] | None:
-        first = events[0].position
-        assert first is not None
+        first = cast(StreamPosition, events[0].position)  # stream records always carry their position
         with failures:
             known_failure = first_failure.get(first.shard_id)
         if known_failure is not None and first.sequence_number > known_failure:

@@ -1,0 +1,124 @@
+"""Model versions: train, evaluate, list, promote, roll back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from scripts.cli import finish, targeted
+from scripts.cli.target import Target
+
+
+def _s3() -> Any:
+    import boto3
+
+    return boto3.client("s3")
+
+
+def _bucket(target: Target, bucket: str | None) -> str:
+    return bucket or target.name("bucket")
+
+
+@click.command(context_settings={"max_content_width": 110})
+@click.option(
+    "--events", required=True, help="event log: JSON Lines (gzip allowed), a directory or s3://bucket/prefix/"
+)
+@click.option("--bucket", help="model bucket (default: the stack's ModelBucketName)")
+@click.option("--no-publish", is_flag=True, help="train and evaluate only; publish nothing")
+@click.option("--promote", "promote_it", is_flag=True, help="serve the new version (through the promotion gate)")
+@click.option("--force", is_flag=True, help="promote even if the gate refuses (recorded in the pointer)")
+@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="item catalogue, JSON Lines")
+@click.option("--eval-users", type=int, help="evaluate on a sample of this many users (large logs)")
+@click.option("--seed", type=int, default=0, show_default=True, help="random seed of sampling and the ranker")
+@click.option("--out", type=click.Path(file_okay=False), help="also write the files and metrics to this folder")
+@targeted
+def train(target: Target, events: str, bucket: str | None, no_publish: bool, **options: Any) -> None:
+    """Train on an event log, evaluate, publish a model version (and promote it with --promote).
+
+    Uses the stack's half-life (DECAY_HALF_LIFE_DAYS) and the same scorer the API serves; the version's
+    manifest records its offline figures and the baselines'.
+    """
+    from training.__main__ import main as training_main
+
+    argv = ["train", "--events", events]
+    argv += ["--no-publish"] if no_publish else ["--bucket", _bucket(target, bucket)]
+    argv += ["--promote"] if options["promote_it"] else []
+    argv += ["--force"] if options["force"] else []
+    for name in ("catalog", "eval_users", "out"):
+        if options[name] is not None:
+            argv += [f"--{name.replace('_', '-')}", str(options[name])]
+    argv += ["--seed", str(options["seed"])]
+    finish(training_main(argv))
+
+
+@click.command()
+@click.option("--events", required=True, help="event log (as for train)")
+@click.option("--out", default="reports/evaluation", show_default=True, help="report folder")
+@click.option("--sample", type=int, help="replay only this many events in protocol B")
+def evaluate(events: str, out: str, sample: int | None) -> None:
+    """Protocols A and B on an event log, with charts and a report; publishes nothing."""
+    from training.__main__ import main as training_main
+
+    argv = ["evaluate", "--events", events, "--out", out]
+    finish(training_main(argv + (["--sample", str(sample)] if sample else [])))
+
+
+@click.command()
+@click.option("--bucket", help="model bucket (default: the stack's)")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per version")
+@targeted
+def models(target: Target, bucket: str | None, as_json: bool) -> None:
+    """List model versions with their offline figures; * marks the one being served."""
+    from training.publish import list_versions, read_pointer, version_summary
+
+    s3, name = _s3(), _bucket(target, bucket)
+    served = (read_pointer(s3, name) or {}).get("version")
+    versions = list_versions(s3, name)
+    if not versions:
+        click.echo(f"no model version in s3://{name}/models/ yet: train one with `pulse train --events <log>`")
+    for version in versions:
+        row = version_summary(s3, name, version) | {"serving": version == served}
+        if as_json:
+            click.echo(json.dumps(row))
+            continue
+        figures = row.get("test") or {}
+        shown = " ".join(f"{k} {v:.4f}" for k, v in figures.items() if isinstance(v, float))
+        click.echo(f"{'*' if row['serving'] else ' '} {version:34} {row.get('events', '?'):>10} events  {shown}")
+
+
+@click.command()
+@click.argument("version")
+@click.option("--bucket", help="model bucket (default: the stack's)")
+@click.option("--force", is_flag=True, help="serve it even if the gate refuses")
+@targeted
+def promote(target: Target, version: str, bucket: str | None, force: bool) -> None:
+    """Serve VERSION: verified, then through the gate (at most 5 % below the served NDCG@10).
+
+    Running API functions pick it up within MODEL_REFRESH_SECONDS.
+    """
+    from training.publish import PromotionRefused
+    from training.publish import promote as promote_version
+
+    try:
+        click.echo(json.dumps(promote_version(_s3(), _bucket(target, bucket), version, force=force)))
+    except PromotionRefused as exc:
+        raise click.ClickException(f"refused: {exc}") from exc
+
+
+@click.command()
+@click.option("--bucket", help="model bucket (default: the stack's)")
+@targeted
+def rollback(target: Target, bucket: str | None) -> None:
+    """Serve the previously served version again."""
+    from training.publish import PromotionRefused
+    from training.publish import rollback as roll_back
+
+    try:
+        click.echo(json.dumps(roll_back(_s3(), _bucket(target, bucket))))
+    except PromotionRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+COMMANDS = [train, evaluate, models, promote, rollback]

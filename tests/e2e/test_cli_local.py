@@ -1,0 +1,60 @@
+"""`pulse` against a running local stack, as a user runs it (a subprocess): `pulse invoke` runs each
+function on each sample event of events/, the Docker-free `sam local invoke`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infrastructure.local_stack import LocalStack
+from infrastructure.template import ROOT
+from scripts.cli.local import EVENT_DIRS
+from tests.e2e.conftest import running_stack
+from tests.modelkit import publish_and_promote, tiny_model
+
+PULSE = str(Path(sys.executable).with_name("pulse"))
+
+
+@pytest.fixture(scope="module")
+def stack_with_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, dict[str, str]]]:
+    state = tmp_path_factory.mktemp("state") / "stack.json"
+    with running_stack(state_file=state) as stack:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {"PULSE_LOCAL_STATE": str(state)}
+        yield stack, env
+
+
+def pulse(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PULSE, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_pulse_invoke_runs_every_function_on_every_sample_event(stack_with_state) -> None:
+    stack, env = stack_with_state
+    publish_and_promote(stack.client("s3"), stack.outputs()["ModelBucketName"], tiny_model(), "invoke")
+    files = sorted((ROOT / "events").rglob("*.json"))
+    assert {f.parent.name for f in files} == set(EVENT_DIRS)
+    for path in files:
+        function = EVENT_DIRS[path.parent.name]
+        done = pulse(env, "invoke", function, str(path))
+        assert done.returncode == 0, (path, done.stderr[-2000:])
+        answer = json.loads(done.stdout)
+        if "statusCode" in answer:  # an API answer: never a server error on the samples
+            assert answer["statusCode"] < 500, (path, answer)
+        elif function == "ProfileUpdaterFunction":
+            assert answer == {"batchItemFailures": []}, path
+        else:
+            assert answer["unfinished"] == 0, (path, answer)
+
+
+def test_pulse_commands_find_the_local_stack_from_its_state(stack_with_state) -> None:
+    _, env = stack_with_state
+    listed = pulse(env, "models")
+    assert listed.returncode == 0 and "invoke" in listed.stdout  # the version published above
+    assert pulse(env, "dead-letters").returncode == 0
+    unknown = pulse(env, "invoke", "NoSuchFunction", str(ROOT / "events/api/get_health.json"))
+    assert unknown.returncode == 1 and "ApiFunction" in unknown.stderr
