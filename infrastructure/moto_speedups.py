@@ -9,7 +9,8 @@ the transaction's Updates name (the updater's segment counters: a few small item
 
 moto's backends are not thread-safe either (a transaction's copy iterates a table that a concurrent
 PutItem changes; Kinesis GetRecords iterates a shard that PutRecords extends), and the local stack
-calls them from several threads, so every call of every service is also serialised by one lock.
+calls them from several threads, so the calls of each service are also serialised, one lock per
+service.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ import threading
 from collections import defaultdict
 from typing import Any
 
-_LOCK = threading.RLock()
+_LOCK = threading.RLock()  # DynamoDB's: its calls and the transaction patch below
+_LOCKS: dict[str, threading.RLock] = {"dynamodb": _LOCK}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _service_lock(service: str) -> threading.RLock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(service, threading.RLock())
 
 
 class _ContainerCopy:
@@ -72,12 +80,13 @@ def install() -> None:
     if getattr(original, "pulse_patched", False):
         return
     # moto's backends are not thread-safe (a PutRecords during GetRecords raised "OrderedDict mutated
-    # during iteration" in the demo): every call of every service the local stack serves is one at a time
+    # during iteration" in the demo): the calls of one service are made one at a time, each service
+    # behind its own lock, so a Kinesis poll never waits for a DynamoDB transaction
     for handler in (BaseResponse, responses.DynamoHandler):
         original_call = handler.call_action
 
         def call_action(self: Any, original_call: Any = original_call) -> Any:
-            with _LOCK:
+            with _service_lock(str(getattr(self, "service_name", "") or "")):
                 return original_call(self)
 
         handler.call_action = call_action  # type: ignore[method-assign]

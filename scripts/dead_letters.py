@@ -62,6 +62,7 @@ class Letter:
     payload: bytes = b""
     stream_arn: str = ""
     sent_at: float | None = None
+    payload_location: str = ""  # s3://... when the payload was too large for a message
 
 
 def parse_letter(message: dict[str, Any]) -> Letter:
@@ -73,6 +74,9 @@ def parse_letter(message: dict[str, Any]) -> Letter:
         body = json.loads(message.get("Body", ""))
     except ValueError:
         body = None
+    if isinstance(body, dict) and isinstance(body.get("payload_s3"), str):
+        base["payload_location"] = body["payload_s3"]
+        body["payload_base64"] = ""
     if isinstance(body, dict) and isinstance(body.get("payload_base64"), str):
         try:
             payload = base64.b64decode(body["payload_base64"], validate=True)
@@ -182,7 +186,7 @@ def read_batch(kinesis: Any, stream: str, letter: Letter) -> list[tuple[str, byt
 def describe(letter: Letter) -> str:
     sent = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(letter.sent_at)) if letter.sent_at else "?"
     if letter.kind == "record":
-        preview = letter.payload[:120].decode("utf-8", "replace").replace("\n", " ")
+        preview = letter.payload_location or letter.payload[:120].decode("utf-8", "replace").replace("\n", " ")
         return (
             f"{sent}  record  {letter.reason}\n    user {letter.partition_key or '?'}  shard {letter.shard_id}"
             f"  seq {letter.first_sequence}\n    {preview}"
@@ -273,6 +277,9 @@ def replay(
 
 def _records_of(letter: Letter, kinesis: Any, default_stream: str, say: Any) -> tuple[list[tuple[str, bytes]], bool]:
     """What to put back for a letter, and whether that is all of it."""
+    if letter.kind == "record" and letter.payload_location:  # over SQS's 256 KB: never an event (10 KB)
+        say(f"kept {letter.message_id}: its payload ({letter.payload_location}) is too large to be an event")
+        return [], False
     if letter.kind == "record":
         try:
             event = parse_event(letter.payload)  # the updater's own check, at this clock

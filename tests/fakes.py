@@ -13,6 +13,7 @@ from pulse.ports import (
     EventPublisher,
     MemberPage,
     Membership,
+    PermanentFailure,
     ProfileStore,
     SegmentDirectory,
     StoreConflict,
@@ -145,3 +146,22 @@ class MemoryModelSource:
         if version not in self.versions:
             raise ArtifactError(f"version {version} cannot be read")
         return self.versions[version]
+
+
+class RefusingStore(ProfileStore):
+    """Wraps a store; every write for ``user`` is refused for good, as DynamoDB refuses an item over
+    its size limit (``ValidationException``)."""
+
+    def __init__(self, inner: ProfileStore, user: str) -> None:
+        self.inner, self.user = inner, user
+
+    def load(self, user_id: str) -> StoredProfile | None:
+        return self.inner.load(user_id)
+
+    def save(self, update: ProfileUpdate, expected_version: int | None) -> None:
+        if update.state.profile.user_id == self.user:
+            raise PermanentFailure("ValidationException: Item size has exceeded the maximum allowed size")
+        self.inner.save(update, expected_version)
+
+    def erase(self, user_id: str) -> bool:
+        return self.inner.erase(user_id)

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pulse.services.segment_refresh import refresh_due_segments
+from pulse.services.segment_refresh import profile_letter, refresh_due_segments
 from pulse.wiring import Provider, build_refresher
 
 logger = Logger()
@@ -25,13 +25,24 @@ dependencies = Provider(build_refresher)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     scheduled = parse(event=event, model=EventBridgeModel)  # the schedule's "Scheduled Event"
     deps = dependencies()
+
+    def isolate(user_id: str, exc: Exception) -> None:  # the profile goes to the dead letters with its cause
+        reason = f"segment refresh failed: {type(exc).__name__}: {exc}"
+        logger.error("profile not refreshed", extra={"reason": reason})
+        deps.dead_letters.send([profile_letter(user_id, reason)])
+
     outcome = refresh_due_segments(
-        deps.store, deps.due, now=time.time(), seconds_left=lambda: context.get_remaining_time_in_millis() / 1000.0
+        deps.store,
+        deps.due,
+        now=time.time(),
+        seconds_left=lambda: context.get_remaining_time_in_millis() / 1000.0,
+        on_failure=isolate,
     )
     metrics.add_metric(name="SegmentProfilesRefreshed", unit=MetricUnit.Count, value=outcome.refreshed)
     metrics.add_metric(name="SegmentMembershipsJoined", unit=MetricUnit.Count, value=outcome.joined)
     metrics.add_metric(name="SegmentMembershipsLeft", unit=MetricUnit.Count, value=outcome.left)
     metrics.add_metric(name="SegmentRefreshUnfinished", unit=MetricUnit.Count, value=outcome.unfinished)
+    metrics.add_metric(name="SegmentRefreshFailedProfiles", unit=MetricUnit.Count, value=outcome.failed)
     result = dict(outcome.__dict__)
     logger.info("segments refreshed", extra={**result, "scheduled_at": scheduled.time.isoformat()})
     return result

@@ -9,7 +9,7 @@ from typing import Any
 
 from scripts.demo.session import OUT, Session
 
-BLUE, PALE, GREY, LIGHT = "#1f77b4", "#6baed6", "#aaaaaa", "#cccccc"
+BLUE, PALE, GREY, LIGHT, BURST = "#1f77b4", "#6baed6", "#aaaaaa", "#cccccc", "#d62728"
 
 
 def _hit_rate_chart(plt: Any, r: dict[str, Any]) -> None:
@@ -46,7 +46,7 @@ def _affinity_chart(plt: Any, s: dict[str, Any]) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
     for ax, values, title, colour in ((axes[0], before, "before", GREY), (axes[1], after, "after", BLUE)):
         shown = [values.get(g, 0.0) for g in genres][::-1]
-        bars = ax.barh(genres[::-1], shown, color=[BLUE if g == s["genre"] else colour for g in genres[::-1]])
+        bars = ax.barh(genres[::-1], shown, color=[BURST if g == s["genre"] else colour for g in genres[::-1]])
         ax.bar_label(bars, labels=[f"{v:.1f}" for v in shown], padding=2, fontsize=8)
         ax.set_title(f"{title} the burst of {s['genre']} ratings")
         ax.set_xlim(0, max([*before.values(), *after.values(), 1.0]) * 1.2)

@@ -12,7 +12,7 @@ import pytest
 
 from scripts.openapi import SPEC
 from tests.conftest import AwsStack
-from tests.integration.test_profile_pipeline import ev, kinesis_event
+from tests.integration.kit import ev, kinesis_event
 from tests.modelkit import publish_and_promote, tiny_model
 
 DOC = json.loads(SPEC.read_text())

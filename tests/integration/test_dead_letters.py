@@ -16,7 +16,7 @@ from pulse.config import get_settings
 from scripts import dead_letters as dl
 from tests.conftest import AwsStack
 from tests.fakes import ThrottlingStore
-from tests.integration.test_profile_pipeline import Api, ev, profile
+from tests.integration.kit import Api, ev, profile
 
 
 @pytest.fixture

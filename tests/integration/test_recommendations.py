@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import AwsStack
-from tests.integration.test_profile_pipeline import Api, kinesis_event
+from tests.integration.kit import Api, kinesis_event
 from tests.modelkit import publish_and_promote, tiny_model
 from training.publish import PromotionRefused, promote, rollback
 

@@ -19,6 +19,11 @@ class TransientFailure(Exception):
     """Throttling, timeouts, service errors: the same call may succeed later."""
 
 
+class PermanentFailure(Exception):
+    """The store refused the write for good (an item over DynamoDB's size limit, an invalid value):
+    sending it again can never succeed, so the events behind it go to the dead letters."""
+
+
 @dataclass(frozen=True)
 class StoredProfile:
     state: ProfileState

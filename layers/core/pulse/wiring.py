@@ -71,6 +71,7 @@ class UpdaterDependencies:
 class RefresherDependencies:
     store: ProfileStore
     due: DueProfiles
+    dead_letters: DeadLetterSink
 
 
 def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
@@ -98,7 +99,9 @@ def build_updater() -> UpdaterDependencies:
 
 
 def build_refresher() -> RefresherDependencies:
+    from pulse.adapters.aws import SqsDeadLetterSink
     from pulse.adapters.profile_store import DynamoProfileStore
 
-    store = DynamoProfileStore(get_settings())
-    return RefresherDependencies(store, store)
+    settings = get_settings()
+    store = DynamoProfileStore(settings)
+    return RefresherDependencies(store, store, SqsDeadLetterSink(settings))

@@ -49,8 +49,13 @@ def s3_client(settings: Settings) -> "S3Client":
     return found
 
 
-def letter_body(letter: DeadLetter) -> str:
-    """The dead-letter message: why, where in the stream, and the original bytes (base64)."""
+SQS_MESSAGE_BYTES = 256 * 1024  # one message, and one SendMessageBatch call in all
+LETTERS_PREFIX = "dead-letters/"  # in the model bucket: payloads too large for a message
+
+
+def letter_body(letter: DeadLetter, payload_location: str | None = None) -> str:
+    """The dead-letter message: why, where in the stream, and the original bytes (base64), or where
+    in the bucket they are when they would not fit a message."""
     body: dict[str, Any] = {
         "reason": letter.reason,
         "shard_id": letter.shard_id,
@@ -58,30 +63,59 @@ def letter_body(letter: DeadLetter) -> str:
         "event_source_arn": letter.event_source_arn,
         "partition_key": letter.partition_key,
         "approximate_arrival": letter.arrival,
-        "payload_base64": base64.b64encode(letter.payload).decode(),
     }
+    if payload_location is None:
+        body["payload_base64"] = base64.b64encode(letter.payload).decode()
+    else:
+        body |= {"payload_s3": payload_location, "payload_bytes": len(letter.payload)}
     return json.dumps(body)
 
 
 class SqsDeadLetterSink(DeadLetterSink):
+    """Letters to the dead-letter queue, up to 10 a call and never more than SQS takes in one call,
+    so a large letter never makes its neighbours fail; a payload too large for a message is kept in
+    the model bucket (``dead-letters/``) and the letter points to it."""
+
     def __init__(self, settings: Settings) -> None:
         self._sqs = sqs_client(settings)
+        self._s3 = s3_client(settings)
+        self._bucket = settings.model_bucket
         self._url = settings.dead_letter_queue_url
+
+    def _body(self, letter: DeadLetter) -> str | None:
+        body = letter_body(letter)
+        if len(body.encode()) <= SQS_MESSAGE_BYTES:
+            return body
+        key = f"{LETTERS_PREFIX}{letter.shard_id}/{letter.sequence_number}"
+        try:
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=letter.payload)
+        except (ClientError, BotoCoreError):
+            return None
+        return letter_body(letter, f"s3://{self._bucket}/{key}")
 
     def send(self, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
         failed: list[DeadLetter] = []
-        for start in range(0, len(letters), 10):  # SendMessageBatch takes 10 at a time
-            chunk = list(letters[start : start + 10])
-            entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                {"Id": str(i), "MessageBody": letter_body(x)} for i, x in enumerate(chunk)
-            ]
-            try:
-                response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
-            except (ClientError, BotoCoreError):
-                failed.extend(chunk)
+        batch: list[tuple[DeadLetter, str]] = []
+        for letter in letters:
+            body = self._body(letter)
+            if body is None:
+                failed.append(letter)
                 continue
-            failed.extend(chunk[int(f["Id"])] for f in response.get("Failed", []))
-        return failed
+            if len(batch) == 10 or sum(len(b.encode()) for _, b in batch) + len(body.encode()) > SQS_MESSAGE_BYTES:
+                failed += self._send_batch(batch)
+                batch = []
+            batch.append((letter, body))
+        return failed + (self._send_batch(batch) if batch else [])
+
+    def _send_batch(self, batch: list[tuple[DeadLetter, str]]) -> list[DeadLetter]:
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(i), "MessageBody": body} for i, (_, body) in enumerate(batch)
+        ]
+        try:
+            response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
+        except (ClientError, BotoCoreError):
+            return [letter for letter, _ in batch]
+        return [batch[int(f["Id"])][0] for f in response.get("Failed", [])]
 
 
 class KinesisEventPublisher(EventPublisher):

@@ -32,7 +32,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from pulse.config import Settings
-from pulse.ports import StoreConflict, TransientFailure
+from pulse.ports import PermanentFailure, StoreConflict, TransientFailure
 
 COUNTS_PARTITION = "#counts"
 COUNT_SHARDS = 16
@@ -40,6 +40,8 @@ DUE_INDEX = "due"
 DUE_SHARDS = 16
 TRANSACTION_ATTEMPTS = 4  # sends of a transaction cancelled by a conflict on a shared counter
 CONFLICT_CODES = {"ConditionalCheckFailedException"}
+# refused for good: an item over 400 KB, an invalid attribute value. Sending again cannot succeed.
+PERMANENT_CODES = {"ValidationException", "ItemCollectionSizeLimitExceededException"}
 T = TypeVar("T")
 
 
@@ -121,10 +123,14 @@ def classify(exc: PynamoDBException) -> Exception:
     code = exc.cause_response_code
     if code in CONFLICT_CODES:
         return StoreConflict(str(exc))
+    if code in PERMANENT_CODES:
+        return PermanentFailure(f"{code}: {exc.cause_response_message or exc}")
     if isinstance(exc, TransactWriteError) and code == "TransactionCanceledException":
         reasons = [r.code for r in exc.cancellation_reasons if r is not None]
         if "ConditionalCheckFailed" in reasons:
             return StoreConflict(f"transaction cancelled: {reasons}")
+        if "ValidationError" in reasons:
+            return PermanentFailure(f"transaction cancelled: {reasons}")
     return TransientFailure(f"{type(exc).__name__}: {code or exc}")
 
 

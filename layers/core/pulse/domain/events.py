@@ -25,6 +25,10 @@ from pydantic import (
 MAX_EVENT_BYTES = 10 * 1024
 MAX_FUTURE_SECONDS = 300.0
 MAX_CUSTOM_TRAITS = 50
+# Bounds that keep every profile finite and decodable whatever events arrive (README, Your own data):
+EARLIEST_TIMESTAMP = 631_152_000.0  # 1990-01-01T00:00:00Z: no behaviour log predates it
+MAX_AMOUNT = 10_000_000.0  # a price, unit price or value: with quantity <= 10,000, spend stays finite
+MAX_ITEM_NESTING = 4  # levels of lists/objects inside an item's extra fields (title, tags, ...)
 
 EventType = Literal[
     "view",
@@ -73,18 +77,33 @@ def to_epoch(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("must be ISO-8601 with an offset or epoch seconds")
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError("epoch seconds must be a finite, non-negative number")
-        return float(value)
+        if not math.isfinite(value):
+            raise ValueError("epoch seconds must be a finite number")
+        return _not_before_1990(float(value))
     if isinstance(value, str):
-        try:
+        try:  # year 1 or 9999 with an offset can overflow
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
+            epoch = parsed.timestamp() if parsed.tzinfo is not None else None
+        except (ValueError, OverflowError) as exc:
             raise ValueError("must be ISO-8601 with an offset or epoch seconds") from exc
-        if parsed.tzinfo is None:
+        if epoch is None:
             raise ValueError("ISO-8601 timestamps need a UTC offset, e.g. 2024-05-01T12:00:00Z")
-        return parsed.timestamp()
+        return _not_before_1990(epoch)
     raise ValueError("must be ISO-8601 with an offset or epoch seconds")
+
+
+def _not_before_1990(epoch: float) -> float:
+    if epoch < EARLIEST_TIMESTAMP:
+        raise ValueError("timestamps before 1990-01-01T00:00:00Z are refused")
+    return epoch
+
+
+def _nesting(value: Any, depth: int = 0) -> int:
+    if isinstance(value, dict):
+        return max((_nesting(v, depth + 1) for v in value.values()), default=depth + 1)
+    if isinstance(value, list):
+        return max((_nesting(v, depth + 1) for v in value), default=depth + 1)
+    return depth
 
 
 class ItemContext(BaseModel):
@@ -94,7 +113,7 @@ class ItemContext(BaseModel):
 
     category: str | list[str] | None = None
     brand: str | None = Field(None, max_length=128)
-    price: Annotated[float | None, NotBool] = Field(None, ge=0, allow_inf_nan=False)
+    price: Annotated[float | None, NotBool] = Field(None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
 
     @field_validator("category")
     @classmethod
@@ -103,6 +122,13 @@ class ItemContext(BaseModel):
         if len(names) > 20 or any(not 0 < len(n) <= 128 for n in names):
             raise ValueError("category: up to 20 names of 1-128 characters")
         return value
+
+    @model_validator(mode="after")
+    def _extras_are_shallow(self) -> "ItemContext":
+        for key, val in (self.model_extra or {}).items():
+            if _nesting(val) > MAX_ITEM_NESTING:
+                raise ValueError(f"item.{key} nests lists or objects deeper than {MAX_ITEM_NESTING} levels")
+        return self
 
     @property
     def categories(self) -> list[str]:
@@ -159,7 +185,7 @@ class BehaviorEvent(BaseModel):
     timestamp: float
     item_id: Id128 | None = None
     session_id: Id128 | None = None
-    value: Annotated[float | None, NotBool] = Field(None, allow_inf_nan=False)
+    value: Annotated[float | None, NotBool] = Field(None, ge=-MAX_AMOUNT, le=MAX_AMOUNT, allow_inf_nan=False)
     quantity: int = Field(1, ge=1, le=10_000)
     query: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
     item: ItemContext | None = None
@@ -238,6 +264,8 @@ def parse_event(payload: bytes | str | dict[str, Any], now: float | None = None)
         return BehaviorEvent.model_validate_json(raw, context=ctx)
     except ValidationError as exc:
         first: dict[str, Any] = dict(exc.errors()[0]) if exc.error_count() else {}
+        if first.get("type") == "json_invalid" and "recursion limit" in str(first.get("msg")):
+            raise InvalidEvent(f"the event nests too deeply (item fields: {MAX_ITEM_NESTING} levels)") from exc
         if first.get("type") == "json_invalid":
             raise InvalidEvent(f"not UTF-8 JSON: {first.get('msg', 'invalid JSON')}") from exc
         if first.get("type") == "model_type" and not first.get("loc"):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pulse.domain.decay import DecayedScores
-from pulse.domain.events import BehaviorEvent, TraitValue
+from pulse.domain.events import KNOWN_TRAITS, MAX_CUSTOM_TRAITS, BehaviorEvent, TraitValue
 
 # Bounds (entries), chosen so the stored profile stays under 64 KB (see tests/unit/test_profile_size).
 MAX_RECENT = 50
@@ -213,6 +213,19 @@ class UserProfile:
         }
 
 
+def _merge_traits(traits: dict[str, TraitValue], given: dict[str, TraitValue]) -> None:
+    """Known traits and custom traits already held are updated; a new custom trait is added only
+    while the profile holds fewer than ``MAX_CUSTOM_TRAITS``, so a stream of ``identify`` events with
+    ever new keys can never grow a profile past DynamoDB's item limit."""
+    custom = sum(1 for key in traits if key not in KNOWN_TRAITS)
+    for key, value in given.items():
+        if key in traits or key in KNOWN_TRAITS:
+            traits[key] = value
+        elif custom < MAX_CUSTOM_TRAITS:
+            traits[key] = value
+            custom += 1
+
+
 def _insert_bounded_sorted(items: list[Any], item: Any, limit: int, key: Any) -> None:
     """Insert by event time and keep the latest ``limit``: the same list in any arrival order."""
     k = key(item)
@@ -271,7 +284,7 @@ def apply_event(profile: UserProfile, event: BehaviorEvent) -> None:
     b.last_seen = t if b.last_seen is None else max(b.last_seen, t)
 
     if kind == "identify" and event.traits is not None:
-        profile.traits.update(event.traits.as_dict())
+        _merge_traits(profile.traits, event.traits.as_dict())
     if kind == "search" and event.query:
         _insert_bounded_sorted(intent.recent_queries, (t, event.query), MAX_QUERIES, key=lambda q: q)
 

@@ -75,16 +75,55 @@ def _describe(errors: Any) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+MAX_JSON_DEPTH = 32  # no request body of this API nests deeper; Python's parser recurses per level
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in a JSON text (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _refusal(status: int, code: str, message: str) -> dict[str, Any]:
+    body = json.dumps({"error": {"code": code, "message": message}})
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
 def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
-    """A 415 proxy response for a body that is not JSON, before any parser sees it (every body is JSON)."""
-    if not event.get("body"):
+    """A proxy response for a body no route can take, before any parser sees it: 415 when it is not
+    JSON (every body is JSON), 400 when it nests deeper than ``MAX_JSON_DEPTH`` (which would exhaust
+    the parser's recursion)."""
+    raw = event.get("body")
+    if not raw:
         return None
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     media = headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
-    if media == "application/json" or media.endswith("+json") or not media:
-        return None
-    body = json.dumps({"error": {"code": "unsupported_media_type", "message": "send the body as application/json"}})
-    return {"statusCode": 415, "headers": {"Content-Type": "application/json"}, "body": body, "isBase64Encoded": False}
+    if not (media == "application/json" or media.endswith("+json") or not media):
+        return _refusal(415, "unsupported_media_type", "send the body as application/json")
+    if not event.get("isBase64Encoded") and json_depth(str(raw)) > MAX_JSON_DEPTH:
+        return _refusal(400, "invalid_request", f"the body nests arrays or objects deeper than {MAX_JSON_DEPTH} levels")
+    return None
 
 
 def reject_unknown_query_parameters(app: APIGatewayRestResolver) -> None:

@@ -17,12 +17,13 @@ def collect(publisher: EventPublisher, events: Sequence[Any], now: float | None 
         if not isinstance(raw, dict):
             rejected.append({"index": index, "error": "an event must be a JSON object"})
             continue
-        try:
-            event = parse_event(raw, now=now)
+        data = json.dumps(raw, separators=(",", ":")).encode()
+        try:  # the very bytes the updater will read, through the very same validation
+            event = parse_event(data, now=now)
         except InvalidEvent as exc:
             rejected.append({"index": index, "error": exc.reason})
             continue
-        valid.append((index, event.user_id, json.dumps(raw, separators=(",", ":")).encode()))
+        valid.append((index, event.user_id, data))
     failed = set(publisher.publish([(user, data) for _, user, data in valid]))
     for position, (index, _, _) in enumerate(valid):
         if position in failed:

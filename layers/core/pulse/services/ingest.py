@@ -24,6 +24,7 @@ from pulse.domain.updater import PositionedEvent, ProfileUpdate, StreamPosition,
 from pulse.ports import (
     DeadLetter,
     DeadLetterSink,
+    PermanentFailure,
     ProfileStore,
     StoreConflict,
     TransientFailure,
@@ -46,6 +47,18 @@ class StreamRecord:
     @property
     def position(self) -> StreamPosition:
         return StreamPosition(self.shard_id, int(self.sequence_number))
+
+    def letter(self, reason: str) -> DeadLetter:
+        """This record as a dead letter: why, where in the stream, and its original bytes."""
+        return DeadLetter(
+            reason=reason,
+            payload=self.data,
+            shard_id=self.shard_id,
+            sequence_number=self.sequence_number,
+            event_source_arn=self.event_source_arn,
+            arrival=self.arrival,
+            partition_key=self.partition_key,
+        )
 
 
 @dataclass
@@ -79,50 +92,35 @@ def process_batch(
     by_user: dict[str, list[PositionedEvent]] = defaultdict(list)
     letters: list[DeadLetter] = []
 
+    record_at = {record.position: record for record in records}
     for record in records:
         try:
             event = parse_event(record.data, now=now)
         except InvalidEvent as exc:
-            letters.append(
-                DeadLetter(
-                    reason=exc.reason,
-                    payload=record.data,
-                    shard_id=record.shard_id,
-                    sequence_number=record.sequence_number,
-                    event_source_arn=record.event_source_arn,
-                    arrival=record.arrival,
-                    partition_key=record.partition_key,
-                )
-            )
+            letters.append(record.letter(exc.reason))
             continue
         by_user[event.user_id].append(PositionedEvent(event, record.position))
 
-    first_failure: dict[str, int] = {}
-    failures = threading.Lock()
-
-    def fail_from(position: StreamPosition) -> None:
-        with failures:
-            current = first_failure.get(position.shard_id)
-            if current is None or position.sequence_number < current:
-                first_failure[position.shard_id] = position.sequence_number
-
+    marks = _ShardMarks()
     if letters:
         unsent = dead_letters.send(letters)
-        outcome.dead_lettered = len(letters) - len(unsent)
+        marks.dead_lettered = len(letters) - len(unsent)
         for letter in unsent:
-            fail_from(StreamPosition(letter.shard_id, int(letter.sequence_number)))
+            marks.fail_from(StreamPosition(letter.shard_id, int(letter.sequence_number)))
 
     def apply(user_id: str, events: list[PositionedEvent]) -> tuple[ProfileUpdate, int, int] | None:
         first = cast(StreamPosition, events[0].position)  # stream records always carry their position
-        with failures:
-            known_failure = first_failure.get(first.shard_id)
-        if known_failure is not None and first.sequence_number > known_failure:
+        if marks.failed_before(first):
             return None  # its shard already failed before this user: it will be re-delivered anyway
         try:
             return _apply_user(store, user_id, events, half_life_days, now, impressions_tracked)
         except TransientFailure:
-            fail_from(first)
-            return None
+            marks.fail_from(first)
+        except PermanentFailure as exc:  # the profile stays as it was; the shard goes on
+            reason = f"the profile of {user_id} cannot be stored: {exc}"
+            refused = [record_at[cast(StreamPosition, e.position)].letter(reason) for e in events]
+            marks.dead_letter(dead_letters, refused, first)
+        return None
 
     # Users in order of their first record, so a shard that already failed can skip later users.
     # With concurrency, a later user may be applied before an earlier one fails: the high-water mark
@@ -145,11 +143,38 @@ def process_batch(
         outcome.writes += writes
         outcome.conflicts += conflicts
 
-    for record in records:
-        mark = first_failure.get(record.shard_id)
-        if mark is not None and int(record.sequence_number) >= mark:
-            outcome.failed.add(record.sequence_number)
+    outcome.dead_lettered = marks.dead_lettered
+    outcome.failed = {r.sequence_number for r in records if marks.failed_before(r.position, inclusive=True)}
     return outcome
+
+
+class _ShardMarks:
+    """The lowest failed position of each shard (its records from there on are re-delivered by
+    Lambda), kept under a lock since users of a batch are applied on threads."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self.dead_lettered = 0
+
+    def fail_from(self, position: StreamPosition) -> None:
+        with self._lock:
+            current = self._first.get(position.shard_id)
+            if current is None or position.sequence_number < current:
+                self._first[position.shard_id] = position.sequence_number
+
+    def failed_before(self, position: StreamPosition, inclusive: bool = False) -> bool:
+        with self._lock:
+            mark = self._first.get(position.shard_id)
+        return mark is not None and (position.sequence_number >= mark if inclusive else position.sequence_number > mark)
+
+    def dead_letter(self, sink: DeadLetterSink, letters: list[DeadLetter], first: StreamPosition) -> None:
+        """Send letters; if the queue does not take them all, the shard fails from ``first`` instead."""
+        if sink.send(letters):
+            self.fail_from(first)
+            return
+        with self._lock:
+            self.dead_lettered += len(letters)
 
 
 def _apply_user(

@@ -8,11 +8,12 @@ the same conditional write (and membership transaction) as the updater. A profil
 changed in between fails the version check and is skipped: that write already re-evaluated it.
 """
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pulse.domain.updater import refresh_segments
-from pulse.ports import DueProfiles, ProfileStore, StoreConflict
+from pulse.ports import DeadLetter, DueProfiles, ProfileStore, StoreConflict, TransientFailure
 
 MAX_PROFILES_PER_RUN = 5000
 SECONDS_KEPT_IN_HAND = 5.0  # stop starting new profiles this close to the function's timeout
@@ -27,6 +28,7 @@ class RefreshOutcome:
     not_due: int = 0  # already re-evaluated by an event's write (the index lags, or a race)
     conflicts: int = 0  # changed by the updater between read and write
     unfinished: int = 0  # left for the next run (time ran out)
+    failed: int = 0  # profiles that could not be refreshed (isolated, reported; the run went on)
 
 
 def resegment_all(
@@ -50,7 +52,12 @@ def refresh_due_segments(
     now: float,
     seconds_left: Callable[[], float] = lambda: float("inf"),
     limit: int = MAX_PROFILES_PER_RUN,
+    on_failure: Callable[[str, Exception], None] = lambda user_id, exc: None,
 ) -> RefreshOutcome:
+    """Re-evaluate the profiles due by ``now``. A profile that fails for any reason but a transient
+    one (it cannot be decoded, stored or evaluated) is reported to ``on_failure`` and skipped: one bad
+    profile never holds back the due cart abandoners behind it. Throttling ends the run (the next
+    scheduled run goes on)."""
     outcome = RefreshOutcome()
     users = index.due(now, limit)
     outcome.due = len(users)
@@ -58,7 +65,13 @@ def refresh_due_segments(
         if seconds_left() < SECONDS_KEPT_IN_HAND:
             outcome.unfinished = len(users) - position
             break
-        _refresh_one(store, user_id, now, outcome)
+        try:
+            _refresh_one(store, user_id, now, outcome)
+        except TransientFailure:
+            raise
+        except Exception as exc:  # noqa: BLE001  # isolated and reported with its cause
+            outcome.failed += 1
+            on_failure(user_id, exc)
     return outcome
 
 
@@ -76,3 +89,10 @@ def _refresh_one(store: ProfileStore, user_id: str, now: float, outcome: Refresh
     outcome.refreshed += 1
     outcome.joined += len(update.joined)
     outcome.left += len(update.left)
+
+
+def profile_letter(user_id: str, reason: str) -> DeadLetter:
+    """A dead letter for a profile the refresher could not refresh: not a stream record (no position;
+    the payload names the user), so a replay keeps it in the queue, with its reason, for a person."""
+    payload = json.dumps({"user_id": user_id, "failed": "segment_refresh"}).encode()
+    return DeadLetter(reason=reason, payload=payload, shard_id="segment-refresher", sequence_number="0")
