@@ -24,6 +24,8 @@ DATA_TYPES = (
     "AWS::Logs::LogGroup",
     "AWS::IAM::Role",
     "AWS::KinesisFirehose::DeliveryStream",  # after the stream, bucket and role it names
+    "AWS::SNS::Topic",
+    "AWS::SNS::Subscription",  # after its topic
 )
 HOSTED_TYPES = ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion", "AWS::Serverless::Api")
 
@@ -43,6 +45,8 @@ def create_all(stack: Stack, clients: ClientFactory) -> dict[str, PhysicalResour
         "AWS::Logs::LogGroup": _log_group,
         "AWS::IAM::Role": _role,
         "AWS::KinesisFirehose::DeliveryStream": _delivery_stream,
+        "AWS::SNS::Topic": _topic,
+        "AWS::SNS::Subscription": _subscription,
     }
     for type_ in DATA_TYPES:
         for logical_id in stack.resource_specs(type_):
@@ -223,6 +227,17 @@ def _delivery_stream(stack: Stack, logical_id: str, clients: ClientFactory) -> P
     )
     arn = _arn(stack, "firehose", f"deliverystream/{name}")
     return PhysicalResource(logical_id, "AWS::KinesisFirehose::DeliveryStream", name, {"Arn": arn})
+
+
+def _topic(stack: Stack, logical_id: str, clients: ClientFactory) -> PhysicalResource:
+    arn = clients("sns").create_topic(Name=physical_name(stack, logical_id))["TopicArn"]
+    return PhysicalResource(logical_id, "AWS::SNS::Topic", arn, {"TopicName": arn.rsplit(":", 1)[-1]})
+
+
+def _subscription(stack: Stack, logical_id: str, clients: ClientFactory) -> PhysicalResource:
+    props = stack.properties(logical_id)
+    found = clients("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"])
+    return PhysicalResource(logical_id, "AWS::SNS::Subscription", found["SubscriptionArn"])
 
 
 def _hosted(stack: Stack, logical_id: str, type_: str) -> PhysicalResource:

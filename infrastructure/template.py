@@ -93,8 +93,13 @@ class Stack:
 
     # ----------------------------------------------------------------- template views
     def resource_specs(self, type_: str | None = None) -> dict[str, dict[str, Any]]:
+        """The resources (of one type), leaving out those whose ``Condition`` is false, as CloudFormation does."""
         items = self.template.get("Resources", {}).items()
-        return {k: v for k, v in items if type_ is None or v.get("Type") == type_}
+        return {
+            k: v
+            for k, v in items
+            if (type_ is None or v.get("Type") == type_) and ("Condition" not in v or self.condition(v["Condition"]))
+        }
 
     def properties(self, logical_id: str) -> dict[str, Any]:
         """A resource's properties with intrinsic functions resolved."""

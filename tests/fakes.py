@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pulse.domain.updater import ProfileUpdate, dump_state, load_state
+from pulse.domain.profile import UserProfile
+from pulse.domain.updater import ProfileState, ProfileUpdate, dump_state, load_state
 from pulse.ports import (
     DeadLetter,
     DeadLetterSink,
@@ -23,8 +24,13 @@ from pulse.ports import (
 
 
 class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
-    def __init__(self) -> None:
+    def __init__(self, tombstone_seconds: float = 7 * 86400.0, clock: Any = None) -> None:
+        import time
+
         self.items: dict[str, tuple[bytes, int]] = {}  # user -> (state json, version)
+        self.tombstones: dict[str, tuple[float, int]] = {}  # user -> (erased until, version)
+        self.tombstone_seconds = tombstone_seconds
+        self.clock = clock or time.time
         self.audiences: dict[str, dict[str, float]] = {}  # segment -> user -> joined at
         self.writes = 0
         self.reads = 0
@@ -33,13 +39,21 @@ class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
         self.reads += 1
         found = self.items.get(user_id)
         if found is None:
+            if user_id in self.tombstones:
+                until, version = self.tombstones[user_id]
+                return StoredProfile(ProfileState(UserProfile.new(user_id, 0.0, 14.0)), version, erased_until=until)
             return None
         return StoredProfile(load_state(found[0]), found[1])
 
     def save(self, update: ProfileUpdate, expected_version: int | None) -> None:
         user = update.state.profile.user_id
         current = self.items.get(user)
-        if (current is None) != (expected_version is None) or (current and current[1] != expected_version):
+        stone = self.tombstones.get(user)
+        if stone is not None and current is None:
+            if expected_version != stone[1]:
+                raise StoreConflict(user)
+            del self.tombstones[user]
+        elif (current is None) != (expected_version is None) or (current and current[1] != expected_version):
             raise StoreConflict(user)
         self.writes += 1
         self.items[user] = (dump_state(update.state), update.state.profile.version)
@@ -52,6 +66,8 @@ class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
         found = self.items.pop(user_id, None)
         for users in self.audiences.values():
             users.pop(user_id, None)
+        version = found[1] if found else self.tombstones.get(user_id, (0.0, 0))[1]
+        self.tombstones[user_id] = (self.clock() + self.tombstone_seconds, version + 1)
         return found is not None
 
     def due(self, now: float, limit: int) -> list[str]:

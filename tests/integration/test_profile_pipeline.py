@@ -239,8 +239,17 @@ def test_delete_erases_profile_memberships_and_idempotency_state(aws_stack, upda
     ddb = boto3.client("dynamodb", region_name="us-east-1")
     items = ddb.scan(TableName=aws_stack.env["SEGMENTS_TABLE"])["Items"]
     assert not [i for i in items if i["user_id"]["S"] == "eve"]
-    assert "Item" not in ddb.get_item(TableName=aws_stack.env["PROFILES_TABLE"], Key={"user_id": {"S": "eve"}})
+    # what is left is a tombstone: no profile data, only until when eve's events are dropped
+    item = ddb.get_item(TableName=aws_stack.env["PROFILES_TABLE"], Key={"user_id": {"S": "eve"}})["Item"]
+    assert set(item) == {"user_id", "version", "updated_at", "erased_until", "expires_at"}
+    assert float(item["erased_until"]["N"]) > time.time() + 6 * 86400  # ErasureTombstoneDays: 7
     assert api("DELETE", "/users/eve", {"user_id": "eve"})[0] == 204  # erasure is idempotent
+    # events in flight (re-delivered) and a producer's retry with new ids do not bring the profile back
+    assert updater(event) == {"batchItemFailures": []}
+    retry = kinesis_event([ev(3, "eve", "purchase", value=2.0)], first_seq=10)
+    assert updater(retry) == {"batchItemFailures": []}
+    assert profile(api, "eve")[0] == 404
+    assert not [i for i in ddb.scan(TableName=aws_stack.env["SEGMENTS_TABLE"])["Items"] if i["user_id"]["S"] == "eve"]
 
 
 def test_post_events_retries_records_kinesis_reports_as_failed(aws_stack, override) -> None:

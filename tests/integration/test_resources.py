@@ -49,11 +49,29 @@ def test_queue_matches_declaration(aws_stack: AwsStack) -> None:
     assert "aws:SecureTransport" in attrs["Policy"]
 
 
-def test_alarms_exist(aws_stack: AwsStack) -> None:
+def test_alarms_exist_and_notify_the_stacks_topic(aws_stack: AwsStack) -> None:
     alarms = aws_stack.client("cloudwatch").describe_alarms()["MetricAlarms"]
-    metrics = {a["MetricName"] for a in alarms}
-    assert {"IteratorAge", "ApproximateNumberOfMessagesVisible", "5XXError", "Latency", "Errors"} <= metrics
-    refresher = next(a for a in alarms if a["MetricName"] == "Errors")
+    single = {a["MetricName"] for a in alarms if "MetricName" in a}
+    assert {"IteratorAge", "ApproximateNumberOfMessagesVisible", "5XXError", "Latency", "Errors"} <= single
+    assert {"PutRecords.FailedRecords", "DeliveryToS3.DataFreshness"} <= single
+    # sums over every function (errors, throttles) and both tables (read and write throttles)
+    summed = {
+        m["MetricStat"]["Metric"]["MetricName"] for a in alarms for m in a.get("Metrics", []) if "MetricStat" in m
+    }
+    assert {"Errors", "Throttles", "ReadThrottleEvents", "WriteThrottleEvents"} <= summed
+    functions = {
+        m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+        for a in alarms
+        if a["AlarmName"].endswith("FunctionThrottlesAlarm")
+        for m in a["Metrics"]
+        if "MetricStat" in m
+    }
+    assert functions == {r.ref for r in aws_stack.stack.resources.values() if r.type == "AWS::Serverless::Function"}
+    template = aws_stack.stack.template["Resources"]
+    for name, spec in template.items():
+        if spec["Type"] == "AWS::CloudWatch::Alarm":
+            assert "AlarmTopic" in str(spec["Properties"]["AlarmActions"]), name
+    refresher = next(a for a in alarms if a.get("MetricName") == "Errors")
     assert refresher["Dimensions"] == [
         {"Name": "FunctionName", "Value": aws_stack.stack.resources["SegmentRefresherFunction"].ref}
     ]

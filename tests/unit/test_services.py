@@ -124,3 +124,26 @@ def test_the_holder_serves_the_last_good_version(source: MemoryModelSource) -> N
     clock[0] = 93.0
     assert holder.current().model.version == "v1"
     source.pointer, source.fail_pointer = "v1", False
+
+
+def test_an_erased_user_stays_erased_for_the_tombstones_period_then_may_come_back() -> None:
+    from pulse.services.ingest import StreamRecord, process_batch
+    from tests.fakes import MemoryDeadLetters
+
+    clock = [T0 + 100.0]
+    store = MemoryProfileStore(tombstone_seconds=3600.0, clock=lambda: clock[0])
+    stored(store, "ann", 2)
+    assert profiles.erase_user(store, "ann") is True
+
+    def deliver(n: int) -> None:
+        raw = json.dumps(event(n, "ann")).encode()
+        process_batch([StreamRecord("s-0", str(n), raw)], store, MemoryDeadLetters(), 14, now=clock[0])
+
+    deliver(1)  # a re-delivered event, and a new one from a producer's retry
+    deliver(7)
+    with pytest.raises(UnknownUser):
+        profiles.get_profile(store, "ann")
+    assert profiles.erase_user(store, "ann") is False  # idempotent: nothing to erase, the period restarts
+    clock[0] += 3601.0  # after the period, the user's new events make a new profile
+    deliver(8)
+    assert profiles.get_profile(store, "ann").behavior.counts == {"rate": 1}

@@ -20,7 +20,10 @@ def offline_stack(template: dict | None = None) -> Stack:
 
     class NoAws:
         def __getattr__(self, name: str):
-            return lambda **kwargs: {"QueueUrl": "http://local/queue"}
+            return lambda **kwargs: {
+                "QueueUrl": "http://local/queue",
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+            }
 
     stack = Stack(TEMPLATE if template is None else template, name="t")
     create_all(stack, lambda service: NoAws())
@@ -180,3 +183,14 @@ def test_a_cron_schedule_runs_locally_only_at_a_local_period() -> None:
     local = LocalSchedule(source, "fn", fire, "us-east-1", "1", 0.01)
     local.run(stop)
     assert fired[0]["detail-type"] == "Scheduled Event" and fired[0]["source"] == "aws.events"
+
+
+def test_every_function_logs_to_a_group_that_expires_its_logs() -> None:
+    # Lambda's default group keeps logs for ever; each function must log to a group with a retention
+    default = TEMPLATE["Globals"]["Function"].get("LoggingConfig", {}).get("LogGroup")
+    for name, spec in FUNCTIONS.items():
+        group = spec["Properties"].get("LoggingConfig", {}).get("LogGroup", default)
+        assert isinstance(group, dict) and "Ref" in group, name
+        retention = RESOURCES[group["Ref"]]["Properties"]["RetentionInDays"]
+        assert retention == {"Ref": "LogRetentionDays"}, name
+    assert TEMPLATE["Parameters"]["LogRetentionDays"]["Default"] == 30

@@ -19,6 +19,8 @@ class Settings(BaseModel):
     model_bucket: str = Field("pulse-models", alias="MODEL_BUCKET")
     dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
     decay_half_life_days: float = Field(14.0, gt=0, alias="DECAY_HALF_LIFE_DAYS")
+    # after DELETE /users/{id}: how long that user's events in flight or sent again are dropped
+    erasure_tombstone_days: float = Field(7.0, ge=0, alias="ERASURE_TOMBSTONE_DAYS")
     model_refresh_seconds: float = Field(30.0, gt=0, alias="MODEL_REFRESH_SECONDS")
     # producers send ad_impression events: only then are ad clicks without impressions a risk signal
     ad_impressions_tracked: bool = Field(True, alias="AD_IMPRESSIONS_TRACKED")

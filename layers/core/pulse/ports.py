@@ -28,6 +28,15 @@ class PermanentFailure(Exception):
 class StoredProfile:
     state: ProfileState
     version: int
+    erased_until: float | None = None  # a tombstone left by an erasure (its state is empty)
+
+    def erased_at(self, now: float) -> bool:
+        """Erased and still within the tombstone's period: the user's events must not recreate it."""
+        return self.erased_until is not None and now < self.erased_until
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.erased_until is not None
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,9 @@ class ProfileStore(ABC):
 
     @abstractmethod
     def erase(self, user_id: str) -> bool:
-        """Delete the profile, its idempotency state and every segment membership; False if unknown."""
+        """Replace the profile by a tombstone (its idempotency state and every segment membership
+        go), so events in flight or sent again do not recreate it for the configured period; False
+        if there was no profile."""
 
 
 class DueProfiles(ABC):

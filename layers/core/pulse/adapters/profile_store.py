@@ -28,7 +28,8 @@ from pulse.adapters.tables import (
     transact,
 )
 from pulse.config import Settings
-from pulse.domain.updater import ProfileUpdate
+from pulse.domain.profile import UserProfile
+from pulse.domain.updater import ProfileState, ProfileUpdate
 from pulse.ports import DueProfiles, ProfileStore, StoredProfile
 
 
@@ -48,6 +49,9 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
         record = call(get)
         if record is None:
             return None
+        if record.state is None:  # a tombstone
+            empty = ProfileState(profile=UserProfile.new(user_id, float(record.updated_at), 14.0))
+            return StoredProfile(empty, int(record.version), erased_until=float(record.erased_until or 0.0))
         return StoredProfile(state=decode_state(record.state), version=int(record.version))
 
     def save(self, update: ProfileUpdate, expected_version: int | None) -> None:
@@ -85,12 +89,26 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
 
     def erase(self, user_id: str) -> bool:
         stored = self.load(user_id)
-        if stored is None:
+        now = time.time()
+        until = now + self._settings.erasure_tombstone_days * 86400.0
+        tombstone = ProfileRecord(
+            user_id,
+            version=(stored.version + 1) if stored else 1,
+            state=None,
+            updated_at=now,
+            erased_until=until,
+            expires_at=int(until + 86400),
+        )
+        if stored is None or stored.is_tombstone:  # nothing to erase: (re)start the tombstone's period
+            condition = (
+                ProfileRecord.user_id.does_not_exist() if stored is None else ProfileRecord.version == stored.version
+            )
+            call(lambda: tombstone.save(condition=condition))
             return False
         version = stored.version
 
         def build(tx: TransactWrite) -> None:
-            tx.delete(ProfileRecord(user_id), condition=ProfileRecord.version == version)
+            tx.save(tombstone, condition=ProfileRecord.version == version)
             for name in stored.state.profile.segments:
                 tx.delete(SegmentMember(name, user_id))
                 count_delta(tx, name, user_id, -1)

@@ -60,8 +60,10 @@ class ProfileRecord(Model):
 
     user_id = UnicodeAttribute(hash_key=True)
     version = NumberAttribute()
-    state = BinaryAttribute(legacy_encoding=False)
+    state = BinaryAttribute(legacy_encoding=False, null=True)  # absent on a tombstone
     updated_at = NumberAttribute()
+    erased_until = NumberAttribute(null=True)  # a tombstone: events of the user are dropped until then
+    expires_at = NumberAttribute(null=True)  # DynamoDB's TTL removes the tombstone a day after
     due_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)
     due_index = DueIndex()

@@ -15,6 +15,9 @@ RENORMALISE_AFTER = 64.0  # half-lives; 2**64 keeps ample float headroom
 PRUNE_SLACK = 0.25  # prune to ``limit`` once 25 % over it: amortised O(1) per event
 
 
+AT_LEAST_TOLERANCE = 1e-9  # relative: a float rounding, not a difference in behaviour
+
+
 @dataclass(slots=True)
 class DecayedScores:
     ref: float | None = None
@@ -50,14 +53,17 @@ class DecayedScores:
         return {k: v * factor for k, v in self.scores.items()}
 
     def top_at_least(self, n: int, minimum: float, when: float, half_life: float) -> list[tuple[str, float]]:
-        """Those of the ``n`` strongest scores at ``when`` that are at least ``minimum`` (> 0): the same
-        as filtering ``top``, but only the few scores above the bar are sorted (one pass, no heap)."""
+        """Those of the ``n`` strongest scores at ``when`` that are at least ``minimum`` (> 0), within
+        ``AT_LEAST_TOLERANCE``: the same as filtering ``top``, but only the few scores above the bar are
+        sorted (one pass, no heap). The tolerance makes a score that lands on the bar count the same
+        whatever the reference time its rounding went through (that is, in any arrival order)."""
         if self.ref is None:
             return []
         factor = math.exp2(-(when - self.ref) / half_life)
-        bar = minimum / factor * (1 - 1e-9)  # stored units; a hair low, the exact test is below
+        low = minimum * (1 - AT_LEAST_TOLERANCE)
+        bar = low / factor * (1 - 1e-9)  # stored units; a hair lower still, the exact test is below
         above = sorted(((k, v) for k, v in self.scores.items() if v >= bar), key=lambda kv: (-kv[1], kv[0]))
-        return [(k, v * factor) for k, v in above[:n] if v * factor >= minimum]
+        return [(k, v * factor) for k, v in above[:n] if v * factor >= low]
 
     def top(self, n: int, when: float, half_life: float) -> list[tuple[str, float]]:
         if self.ref is None:

@@ -66,9 +66,9 @@ def error_response(status: int, code: str, message: str) -> Response[Any]:
     )
 
 
-def _describe(errors: Any) -> str:
+def _describe(problems: Any) -> str:
     parts = []
-    for err in list(errors)[:5]:
+    for err in list(problems)[:5]:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
         where = ".".join(loc) or "request"
         parts.append(f"{where}: {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}")

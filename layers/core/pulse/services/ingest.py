@@ -190,8 +190,10 @@ def _apply_user(
     conflicts = 0
     for _ in range(CONFLICT_ATTEMPTS):
         stored = store.load(user_id)
+        if stored is not None and stored.erased_at(now):  # erased: in-flight and re-sent events are dropped
+            return ProfileUpdate(stored.state, skipped=len(events)), 0, conflicts
         update = apply_user_events(
-            stored.state if stored else None,
+            stored.state if stored and not stored.is_tombstone else None,
             user_id,
             events,
             now=now,

@@ -17,7 +17,7 @@ from pulse.ports import ProfileStore, SegmentDirectory
 
 def get_profile(store: ProfileStore, user_id: str) -> Profile:
     stored = store.load(user_id)
-    if stored is None:
+    if stored is None or stored.is_tombstone:
         raise UnknownUser(f"no profile for user {user_id}")
     return Profile.model_validate(stored.state.profile.public_view())
 

@@ -42,7 +42,7 @@ def _item(rec: Recommendation, explain: bool) -> ScoredItem:
 
 def _profile(store: ProfileStore, user_id: str) -> UserProfile | None:
     stored = store.load(user_id)
-    return stored.state.profile if stored else None
+    return stored.state.profile if stored and not stored.is_tombstone else None
 
 
 def recommend(

@@ -77,7 +77,7 @@ def refresh_due_segments(
 
 def _refresh_one(store: ProfileStore, user_id: str, now: float, outcome: RefreshOutcome, force: bool = False) -> None:
     stored = store.load(user_id)
-    update = refresh_segments(stored.state, now, force) if stored is not None else None
+    update = refresh_segments(stored.state, now, force) if stored is not None and not stored.is_tombstone else None
     if stored is None or update is None:
         outcome.not_due += 1
         return
