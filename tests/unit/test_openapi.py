@@ -2,11 +2,12 @@
 
 import json
 
-from scripts.openapi import SPEC, generate, render
+from scripts.openapi import SERVED, SPEC, generate, render
 
 
 def test_committed_spec_matches_the_code() -> None:
     assert SPEC.read_text() == render(), "openapi.json is stale: run `make openapi` and commit it"
+    assert SERVED.read_text() == SPEC.read_text(), "the spec GET /swagger serves is stale: run `make openapi`"
 
 
 def test_spec_has_every_contract_route_and_only_health_is_public() -> None:
