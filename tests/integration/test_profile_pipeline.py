@@ -252,6 +252,34 @@ def test_delete_erases_profile_memberships_and_idempotency_state(aws_stack, upda
     assert not [i for i in ddb.scan(TableName=aws_stack.env["SEGMENTS_TABLE"])["Items"] if i["user_id"]["S"] == "eve"]
 
 
+def test_a_profile_that_cannot_be_decoded_is_isolated_and_can_still_be_erased(aws_stack, updater) -> None:
+    # Given zoe's stored profile damaged (not zlib), while she is a member of two segments
+    api, ddb = Api(aws_stack), aws_stack.client("dynamodb")
+    updater(kinesis_event([ev(1, "zoe", "purchase", value=2.0), ev(2, "zoe", "like")]))
+    joined = {i["segment"]["S"] for i in ddb.scan(TableName=aws_stack.env["SEGMENTS_TABLE"])["Items"]}
+    assert {"new_users", "fan:Kids"} <= joined
+    table = aws_stack.env["PROFILES_TABLE"]
+    ddb.update_item(
+        TableName=table,
+        Key={"user_id": {"S": "zoe"}},
+        UpdateExpression="SET #s = :bad",
+        ExpressionAttributeNames={"#s": "state"},
+        ExpressionAttributeValues={":bad": {"B": b"not a profile"}},
+    )
+    # When her next events arrive with another user's, then she is erased
+    result = updater(kinesis_event([ev(3, "zoe", "view"), ev(4, "amy", "view")], first_seq=20))
+    # Then her records are dead-lettered with the cause, amy is applied, nothing is retried...
+    assert result == {"batchItemFailures": []} and profile(api, "amy")[0] == 200
+    assert any("cannot be decoded" in letter["reason"] for letter in dead_letters(aws_stack))
+    # ...and the erasure removes her memberships (found in the segments table) and counts
+    assert api("DELETE", "/users/zoe", {"user_id": "zoe"})[0] == 204
+    assert profile(api, "zoe")[0] == 404
+    items = ddb.scan(TableName=aws_stack.env["SEGMENTS_TABLE"])["Items"]
+    assert not [i for i in items if i["user_id"]["S"] == "zoe"]
+    status, listing = api("GET", "/segments")
+    assert status == 200 and {s["name"]: s["members"] for s in listing["segments"]}["new_users"] == 1  # amy
+
+
 def test_post_events_retries_records_kinesis_reports_as_failed(aws_stack, override) -> None:
     from pulse.adapters.aws import KinesisEventPublisher
     from pulse.config import get_settings

@@ -93,7 +93,7 @@ def test_a_write_the_store_refuses_for_good_dead_letters_that_users_records_and_
     assert store.profile("ann") is not None and store.profile("cat") is not None and store.profile("big") is None
     # ...and each of big's records is a dead letter with the reason and its original bytes
     assert [json.loads(x.payload)["event_id"] for x in letters.letters] == ["big-2", "big-4"]
-    assert all("cannot be stored" in x.reason and "ValidationException" in x.reason for x in letters.letters)
+    assert all("cannot be read or stored" in x.reason and "ValidationException" in x.reason for x in letters.letters)
 
 
 def test_if_the_dead_letters_cannot_take_them_the_shard_is_retried_from_there() -> None:

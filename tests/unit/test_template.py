@@ -113,6 +113,7 @@ def test_every_store_of_user_data_is_encrypted_and_survives_a_stack_deletion() -
     for name, spec in of_type("AWS::SQS::Queue").items():
         props = spec["Properties"]
         assert props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId"), name
+        assert spec["DeletionPolicy"] == "Retain", name  # dead letters have no other copy
     for name, spec in of_type("AWS::Kinesis::Stream").items():
         assert spec["Properties"]["StreamEncryption"]["EncryptionType"] == "KMS", name
     for name, spec in of_type("AWS::Logs::LogGroup").items():

@@ -24,6 +24,15 @@ class PermanentFailure(Exception):
     sending it again can never succeed, so the events behind it go to the dead letters."""
 
 
+class UndecodableProfile(PermanentFailure):
+    """A stored profile that cannot be decoded (damaged, or written by a broken release). Its events
+    are dead-lettered; it can still be erased."""
+
+    def __init__(self, user_id: str, version: int, cause: str) -> None:
+        super().__init__(f"stored profile of {user_id} (version {version}) cannot be decoded: {cause}")
+        self.user_id, self.version = user_id, version
+
+
 @dataclass(frozen=True)
 class StoredProfile:
     state: ProfileState

@@ -7,6 +7,7 @@ and counts never drift from profiles).
 """
 
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from pynamodb.transactions import TransactWrite
 
 from pulse.adapters.codec import decode_state, encode_state
 from pulse.adapters.tables import (
+    COUNTS_PARTITION,
     DUE_SHARDS,
     DueIndex,
     ProfileRecord,
@@ -24,13 +26,15 @@ from pulse.adapters.tables import (
     call,
     classify,
     count_delta,
+    counter_key,
     due_shard,
     transact,
 )
 from pulse.config import Settings
 from pulse.domain.profile import UserProfile
+from pulse.domain.segments import catalog
 from pulse.domain.updater import ProfileState, ProfileUpdate
-from pulse.ports import DueProfiles, ProfileStore, StoredProfile
+from pulse.ports import DueProfiles, ProfileStore, StoredProfile, UndecodableProfile
 
 
 class DynamoProfileStore(ProfileStore, DueProfiles):
@@ -52,7 +56,11 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
         if record.state is None:  # a tombstone
             empty = ProfileState(profile=UserProfile.new(user_id, float(record.updated_at), 14.0))
             return StoredProfile(empty, int(record.version), erased_until=float(record.erased_until or 0.0))
-        return StoredProfile(state=decode_state(record.state), version=int(record.version))
+        try:
+            state = decode_state(record.state)
+        except (zlib.error, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            raise UndecodableProfile(user_id, int(record.version), str(exc)[:200]) from exc
+        return StoredProfile(state=state, version=int(record.version))
 
     def save(self, update: ProfileUpdate, expected_version: int | None) -> None:
         profile = update.state.profile
@@ -88,7 +96,12 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
         transact(self._connection(), build)
 
     def erase(self, user_id: str) -> bool:
-        stored = self.load(user_id)
+        try:
+            stored = self.load(user_id)
+            segments = list(stored.state.profile.segments) if stored and not stored.is_tombstone else []
+        except UndecodableProfile as exc:  # its memberships are read from the segments table instead
+            stored = StoredProfile(ProfileState(UserProfile.new(user_id, 0.0, 14.0)), exc.version)
+            segments = self._memberships_of(user_id)
         now = time.time()
         until = now + self._settings.erasure_tombstone_days * 86400.0
         tombstone = ProfileRecord(
@@ -109,12 +122,27 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
 
         def build(tx: TransactWrite) -> None:
             tx.save(tombstone, condition=ProfileRecord.version == version)
-            for name in stored.state.profile.segments:
+            for name in segments:
                 tx.delete(SegmentMember(name, user_id))
                 count_delta(tx, name, user_id, -1)
 
         transact(self._connection(), build)
         return True
+
+    def _memberships_of(self, user_id: str) -> list[str]:
+        """The segments the user is a member of, from the segments table itself (every defined segment
+        and every generated one that has a counter): for a profile whose own list cannot be read."""
+
+        def read() -> list[str]:
+            names = {s.name for s in catalog().segments}
+            for item in SegmentMember.query(COUNTS_PARTITION, page_size=1000):
+                key = counter_key(item.user_id)
+                if key is not None:
+                    names.add(key[0])
+            keys = [(name, user_id) for name in sorted(names)]
+            return sorted({m.segment for m in SegmentMember.batch_get(keys, consistent_read=True)})
+
+        return call(read)
 
     def user_ids(self, part: int = 0, parts: int = 1, start: dict[str, Any] | None = None) -> "UserScan":
         """Every profile's user id, or those of one part of a parallel Scan (for one-off

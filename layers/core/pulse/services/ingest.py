@@ -117,7 +117,7 @@ def process_batch(
         except TransientFailure:
             marks.fail_from(first)
         except PermanentFailure as exc:  # the profile stays as it was; the shard goes on
-            reason = f"the profile of {user_id} cannot be stored: {exc}"
+            reason = f"the profile of {user_id} cannot be read or stored: {exc}"
             refused = [record_at[cast(StreamPosition, e.position)].letter(reason) for e in events]
             marks.dead_letter(dead_letters, refused, first)
         return None
