@@ -54,7 +54,8 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
         if record is None:
             return None
         if record.state is None:  # a tombstone
-            empty = ProfileState(profile=UserProfile.new(user_id, float(record.updated_at), 14.0))
+            half_life = self._settings.decay_half_life_days
+            empty = ProfileState(profile=UserProfile.new(user_id, float(record.updated_at), half_life))
             return StoredProfile(empty, int(record.version), erased_until=float(record.erased_until or 0.0))
         try:
             state = decode_state(record.state)
@@ -100,7 +101,8 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
             stored = self.load(user_id)
             segments = list(stored.state.profile.segments) if stored and not stored.is_tombstone else []
         except UndecodableProfile as exc:  # its memberships are read from the segments table instead
-            stored = StoredProfile(ProfileState(UserProfile.new(user_id, 0.0, 14.0)), exc.version)
+            empty = ProfileState(UserProfile.new(user_id, 0.0, self._settings.decay_half_life_days))
+            stored = StoredProfile(empty, exc.version)
             segments = self._memberships_of(user_id)
         now = time.time()
         until = now + self._settings.erasure_tombstone_days * 86400.0
