@@ -172,6 +172,9 @@ class LocalApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # what the HTTP server itself refuses (a request line over 64 KB: 414) keeps the API's error shape
+            error_content_type = "application/json"
+            error_message_format = '{"error": {"code": "http_%(code)d", "message": "%(message)s"}}'
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
