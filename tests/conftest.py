@@ -62,11 +62,9 @@ class AwsStack:
 
 
 def reset_cached_clients() -> None:
-    from pulse.adapters import aws
-    from pulse.config import get_settings
+    from pulse.adapters.aws import reset_cached_clients as reset
 
-    get_settings.cache_clear()
-    aws.client.cache_clear()
+    reset()
 
 
 @pytest.fixture

@@ -86,7 +86,7 @@ def invoke_function(function: str, event: dict[str, Any]) -> Any:
     if function not in functions:
         raise click.ClickException(f"no function {function}; the template has {', '.join(sorted(functions))}")
     from infrastructure.functions import FunctionSpec, LambdaContext, load_handler
-    from scripts.cli.target import reset_cached_clients
+    from pulse.adapters.aws import reset_cached_clients
 
     found = functions[function]
     spec = FunctionSpec(

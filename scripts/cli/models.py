@@ -9,12 +9,7 @@ import click
 
 from scripts.cli import finish, targeted
 from scripts.cli.target import Target
-
-
-def _s3() -> Any:
-    import boto3
-
-    return boto3.client("s3")
+from training.__main__ import s3_client
 
 
 def _bucket(target: Target, bucket: str | None) -> str:
@@ -73,7 +68,7 @@ def models(target: Target, bucket: str | None, as_json: bool) -> None:
     """List model versions with their offline figures; * marks the one being served."""
     from training.publish import list_versions, read_pointer, version_summary
 
-    s3, name = _s3(), _bucket(target, bucket)
+    s3, name = s3_client(), _bucket(target, bucket)
     served = (read_pointer(s3, name) or {}).get("version")
     versions = list_versions(s3, name)
     if not versions:
@@ -102,7 +97,7 @@ def promote(target: Target, version: str, bucket: str | None, force: bool) -> No
     from training.publish import promote as promote_version
 
     try:
-        click.echo(json.dumps(promote_version(_s3(), _bucket(target, bucket), version, force=force)))
+        click.echo(json.dumps(promote_version(s3_client(), _bucket(target, bucket), version, force=force)))
     except PromotionRefused as exc:
         raise click.ClickException(f"refused: {exc}") from exc
 
@@ -116,7 +111,7 @@ def rollback(target: Target, bucket: str | None) -> None:
     from training.publish import rollback as roll_back
 
     try:
-        click.echo(json.dumps(roll_back(_s3(), _bucket(target, bucket))))
+        click.echo(json.dumps(roll_back(s3_client(), _bucket(target, bucket))))
     except PromotionRefused as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from infrastructure.template import ROOT
+from pulse.adapters.aws import reset_cached_clients
 
 # written by `pulse up`; PULSE_LOCAL_STATE moves it (tests run stacks of their own)
 LOCAL_STATE = Path(os.environ.get("PULSE_LOCAL_STATE", ROOT / ".cache" / "local-stack" / "pulse-local.json"))
@@ -91,19 +92,6 @@ class Target:
             if OUTPUT_OF[what] in self.outputs:
                 os.environ[variable] = self.outputs[OUTPUT_OF[what]]
         reset_cached_clients()
-
-
-def reset_cached_clients() -> None:
-    """Clients and the SDK's default session are built from the environment once and cached (its
-    credentials included): forget them, so nothing reaches the new target with the old keys."""
-    import boto3
-
-    from pulse.adapters import aws
-    from pulse.config import get_settings
-
-    boto3.DEFAULT_SESSION = None
-    aws.client.cache_clear()
-    get_settings.cache_clear()
 
 
 def state_path() -> Path:

@@ -34,6 +34,16 @@ def client(service: str, region: str, endpoint_url: str | None) -> Any:
     return boto3.client(service, region_name=region, endpoint_url=endpoint_url, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
+def reset_cached_clients() -> None:
+    """Forget the cached clients, settings and the SDK's default session (its credentials included):
+    after the environment changed, nothing reaches the new target with the old endpoint or keys."""
+    from pulse.config import get_settings
+
+    boto3.DEFAULT_SESSION = None
+    client.cache_clear()
+    get_settings.cache_clear()
+
+
 def kinesis_client(settings: Settings) -> "KinesisClient":
     found: KinesisClient = client("kinesis", settings.region, settings.endpoint_url)
     return found

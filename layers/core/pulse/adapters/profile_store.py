@@ -54,9 +54,9 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
         if record is None:
             return None
         if record.state is None:  # a tombstone
-            half_life = self._settings.decay_half_life_days
-            empty = ProfileState(profile=UserProfile.new(user_id, float(record.updated_at), half_life))
-            return StoredProfile(empty, int(record.version), erased_until=float(record.erased_until or 0.0))
+            return StoredProfile(
+                self._empty(user_id), int(record.version), erased_until=float(record.erased_until or 0.0)
+            )
         try:
             state = decode_state(record.state)
         except (zlib.error, ValueError) as exc:  # pydantic's ValidationError is a ValueError
@@ -101,8 +101,7 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
             stored = self.load(user_id)
             segments = list(stored.state.profile.segments) if stored and not stored.is_tombstone else []
         except UndecodableProfile as exc:  # its memberships are read from the segments table instead
-            empty = ProfileState(UserProfile.new(user_id, 0.0, self._settings.decay_half_life_days))
-            stored = StoredProfile(empty, exc.version)
+            stored = StoredProfile(self._empty(user_id), exc.version)
             segments = self._memberships_of(user_id)
         now = time.time()
         until = now + self._settings.erasure_tombstone_days * 86400.0
@@ -130,6 +129,10 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
 
         transact(self._connection(), build)
         return True
+
+    def _empty(self, user_id: str) -> ProfileState:
+        """The state a tombstone or an undecodable profile stands for: nobody's profile."""
+        return ProfileState(UserProfile.new(user_id, 0.0, self._settings.decay_half_life_days))
 
     def _memberships_of(self, user_id: str) -> list[str]:
         """The segments the user is a member of, from the segments table itself (every defined segment
