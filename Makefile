@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench bench-api events openapi train models promote rollback movielens synthetic evaluate demo clean dead-letters replay-dead-letters backfill resegment
+.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench bench-api bench-auth events openapi train models promote rollback movielens synthetic evaluate demo clean dead-letters replay-dead-letters backfill resegment
 
 help:
 	@echo "make demo   - the whole product on MovieLens-100K on the local stack (SERVE=1 keeps it running)"
@@ -37,6 +37,7 @@ format: venv
 typecheck: venv
 	$(BIN)/mypy --strict layers/core/pulse
 	$(BIN)/mypy layers/core/pulse functions/profile_updater functions/api infrastructure scripts training
+	$(BIN)/mypy functions/authorizer
 	$(BIN)/mypy tests
 	$(BIN)/mypy functions/collector
 	$(BIN)/mypy functions/segment_refresher
@@ -85,6 +86,9 @@ bench: venv
 
 bench-api: venv
 	$(PY) -m scripts.bench_api
+
+bench-auth: venv
+	$(PY) -m scripts.bench_auth
 
 demo: venv
 	$(PULSE) demo $(if $(SERVE),--serve) $(if $(SAMPLE),--sample $(SAMPLE))

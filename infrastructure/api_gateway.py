@@ -3,7 +3,10 @@
 Routes come from the functions' ``Api`` events in the template. A request becomes a v1 proxy event
 (resource, path, httpMethod, headers and multiValueHeaders, query strings, pathParameters,
 requestContext, body), the function's answer becomes the HTTP response. As with ``sam local
-start-api``, API keys are not enforced unless the local stack is given one (``--api-key``).
+start-api``, credentials are not checked unless the local stack is asked to (``--auth``); then each
+route's Lambda authorizer runs as API Gateway runs it (``gateway_auth.py``): 401 without the
+credential header, 403 when the returned policy does not allow the route, answers cached per
+credential, and each client throttled by the usage plan's limits.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infrastructure.functions import ApiRoute, FunctionError
+from infrastructure.gateway_auth import GatewayAuth
 
 log = logging.getLogger("pulse.local.api")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -51,10 +55,10 @@ def _json_error(status: int, code: str, message: str) -> tuple[int, dict[str, st
 
 
 class LocalApi:
-    def __init__(self, stage: str = "prod", api_key: str | None = None) -> None:
+    def __init__(self, stage: str = "prod", auth: GatewayAuth | None = None) -> None:
         self.routes: list[BoundRoute] = []
         self.stage = stage
-        self.api_key = api_key
+        self.auth = auth  # None: credentials are not checked
 
     def add(self, route: ApiRoute, invoke: Invoke) -> None:
         self.routes.append(BoundRoute(route, _compile(route.path), invoke))
@@ -148,11 +152,11 @@ class LocalApi:
             # deployed, the template's gateway responses give the same status and shape
             return _json_error(404, "route_not_found", f"no route {method} {path}")
         bound, params = found
-        if bound.route.api_key_required and self.api_key is not None:
-            given = {k.lower(): v for k, v in headers}.get("x-api-key")
-            if given != self.api_key:
-                return _json_error(403, "forbidden", "a valid x-api-key header is required")
         event = self.build_event(bound, params, method, path, parts.query, headers, body, source_ip)
+        if self.auth is not None:
+            refused = self.auth.check(bound.route, event)
+            if refused is not None:
+                return _json_error(*refused)
         try:
             result = bound.invoke(event)
         except FunctionError as exc:

@@ -45,11 +45,33 @@ class KinesisSource:
 
 
 @dataclass
+class SqsSource:
+    name: str
+    queue_arn: str
+    batch_size: int = 10
+    report_batch_item_failures: bool = False
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    """A Lambda REQUEST authorizer of an ``AWS::Serverless::Api``: the function, the header holding
+    the credential, how long API Gateway keeps an answer, and the usage plan's throttle."""
+
+    name: str
+    function: str  # logical id
+    header: str
+    cache_seconds: float
+    rate_limit: float | None = None
+    burst_limit: int | None = None
+
+
+@dataclass
 class ApiRoute:
     name: str
     path: str
     method: str
     api_key_required: bool
+    authorizer: Authorizer | None = None
 
 
 RATE_UNITS = {"minute": 60.0, "minutes": 60.0, "hour": 3600.0, "hours": 3600.0, "day": 86400.0, "days": 86400.0}
@@ -87,6 +109,7 @@ class FunctionSpec:
     environment: dict[str, str]
     kinesis_sources: list[KinesisSource] = field(default_factory=list)
     routes: list[ApiRoute] = field(default_factory=list)
+    sqs_sources: list[SqsSource] = field(default_factory=list)
     schedules: list[ScheduleSource] = field(default_factory=list)
 
     @property
@@ -105,8 +128,26 @@ def _stream_name_from_arn(arn: str) -> str:
 def function_specs(stack: Stack, local_env: dict[str, str] | None = None) -> dict[str, FunctionSpec]:
     """Every ``AWS::Serverless::Function`` with its resolved settings (after ``create_all``)."""
     api_auth = {}
+    authorizers: dict[str, dict[str, Authorizer]] = {}
+    default_authorizer: dict[str, str | None] = {}
+    arns = {r.attributes.get("Arn"): logical for logical, r in stack.resources.items()}
     for api_id in stack.resource_specs("AWS::Serverless::Api"):
-        api_auth[api_id] = bool(stack.properties(api_id).get("Auth", {}).get("ApiKeyRequired", False))
+        auth = stack.properties(api_id).get("Auth", {})
+        api_auth[api_id] = bool(auth.get("ApiKeyRequired", False))
+        throttle = auth.get("UsagePlan", {}).get("Throttle", {})
+        authorizers[api_id] = {
+            name: Authorizer(
+                name=name,
+                function=arns[definition["FunctionArn"]],
+                header=str((definition.get("Identity", {}).get("Headers") or ["Authorization"])[0]),
+                cache_seconds=float(definition.get("Identity", {}).get("ReauthorizeEvery", 300)),
+                rate_limit=float(throttle["RateLimit"]) if "RateLimit" in throttle else None,
+                burst_limit=int(throttle["BurstLimit"]) if "BurstLimit" in throttle else None,
+            )
+            for name, definition in (auth.get("Authorizers") or {}).items()
+            if definition.get("FunctionPayloadType") == "REQUEST"
+        }
+        default_authorizer[api_id] = auth.get("DefaultAuthorizer")
     specs: dict[str, FunctionSpec] = {}
     for logical_id in stack.resource_specs("AWS::Serverless::Function"):
         props = stack.function_properties(logical_id)
@@ -141,6 +182,15 @@ def function_specs(stack: Stack, local_env: dict[str, str] | None = None) -> dic
                         parallelization=int(ev.get("ParallelizationFactor", 1)),
                     )
                 )
+            elif event["Type"] == "SQS":
+                spec.sqs_sources.append(
+                    SqsSource(
+                        name=event_name,
+                        queue_arn=str(ev["Queue"]),
+                        batch_size=int(ev.get("BatchSize", 10)),
+                        report_batch_item_failures="ReportBatchItemFailures" in ev.get("FunctionResponseTypes", []),
+                    )
+                )
             elif event["Type"] == "Schedule":
                 expression = str(ev["Schedule"])
                 try:
@@ -152,7 +202,10 @@ def function_specs(stack: Stack, local_env: dict[str, str] | None = None) -> dic
                 api_id = ev.get("RestApiId")
                 default = next(iter(api_auth.values()), False)
                 required = ev.get("Auth", {}).get("ApiKeyRequired", api_auth.get(str(api_id), default))
-                spec.routes.append(ApiRoute(event_name, ev["Path"], ev["Method"].upper(), bool(required)))
+                key = str(api_id) if api_id in authorizers else next(iter(authorizers), "")
+                chosen = ev.get("Auth", {}).get("Authorizer", default_authorizer.get(key))
+                authorizer = authorizers.get(key, {}).get(str(chosen)) if chosen not in (None, "NONE") else None
+                spec.routes.append(ApiRoute(event_name, ev["Path"], ev["Method"].upper(), bool(required), authorizer))
         specs[logical_id] = spec
     return specs
 

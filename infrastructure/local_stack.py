@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +33,11 @@ from botocore.config import Config
 from infrastructure.api_gateway import LocalApi
 from infrastructure.archive import FirehoseArchive
 from infrastructure.functions import FunctionSpec, FunctionWorker, function_specs
+from infrastructure.gateway_auth import GatewayAuth
 from infrastructure.kinesis_source import KinesisEventSource
 from infrastructure.resources import create_all
 from infrastructure.schedule import LocalSchedule
+from infrastructure.sqs_source import SqsEventSource
 from infrastructure.template import ACCOUNT_ID, Stack, load_template
 
 log = logging.getLogger("pulse.local")
@@ -49,7 +52,8 @@ class LocalStackConfig:
     region: str = "us-east-1"
     stack_name: str = "pulse-local"
     poll_interval: float = 0.2
-    api_key: str | None = None
+    auth: bool = False  # run the template's authorizer on every route, as API Gateway does
+    api_key: str | None = None  # also register this credential as a client with every scope (implies auth)
     parameters: dict[str, Any] = field(default_factory=dict)
     start_moto: bool = True  # False: use an AWS endpoint that is already running at aws_port
     function_log: Path | None = None  # functions' logs go here instead of the console
@@ -74,7 +78,8 @@ class LocalStack:
         self.sources: list[KinesisEventSource] = []
         self.archives: list[FirehoseArchive] = []
         self.schedules: list[LocalSchedule] = []
-        self.api = LocalApi(stage=str(self.stack.parameters.get("Stage", "prod")), api_key=self.config.api_key)
+        self.queues: list[SqsEventSource] = []
+        self.api = LocalApi(stage=str(self.stack.parameters.get("Stage", "prod")))
         self.httpd: Any = None
         self.specs: dict[str, FunctionSpec] = {}
         self._stop = threading.Event()
@@ -127,6 +132,9 @@ class LocalStack:
                         self.config.schedule_seconds,
                     )
                 )
+            for queue in spec.sqs_sources:
+                url = self.client("sqs").get_queue_url(QueueName=queue.queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
+                self.queues.append(SqsEventSource(queue, url, worker.invoke, self.client("sqs"), self.config.region))
             for source in spec.kinesis_sources:
                 destination = None
                 if source.on_failure_arn:
@@ -158,6 +166,9 @@ class LocalStack:
         ]
         pollers += [(f"kinesis-{m.source.name}", m.run) for m in self.sources]
         pollers += [(f"schedule-{s.name}", s.run) for s in self.schedules]
+        pollers += [(f"sqs-{q.source.name}", q.run) for q in self.queues]
+        if self.config.auth or self.config.api_key:
+            self.enforce_auth()
         for name, run in pollers:  # each polls the stream until stop()
             thread = threading.Thread(target=run, args=(self._stop, self.config.poll_interval), daemon=True, name=name)
             thread.start()
@@ -170,6 +181,24 @@ class LocalStack:
             self.config.state_file.parent.mkdir(parents=True, exist_ok=True)
             self.config.state_file.write_text(json.dumps(self.state(), indent=1))
         return self
+
+    def enforce_auth(self) -> None:
+        """Check credentials on every route with the template's authorizer; with ``api_key``, that
+        credential is a client holding every scope (``local-admin``), ready for the tests and tours."""
+        from pulse.access import SCOPES, token_hash
+
+        functions = {r.authorizer.function for s in self.specs.values() for r in s.routes if r.authorizer}
+        self.api.auth = GatewayAuth({f: self.workers[f].invoke for f in functions}, self.config.region, ACCOUNT_ID)
+        if self.config.api_key:
+            item = {
+                "key_hash": {"S": token_hash(self.config.api_key)},
+                "client_id": {"S": "local-admin"},
+                "scopes": {"L": [{"S": scope} for scope in SCOPES]},
+                "created_at": {"N": str(time.time())},
+                "usage_key": {"S": "local-admin"},
+                "description": {"S": "the local stack's --api-key"},
+            }
+            self.client("dynamodb").put_item(TableName=self.stack.resources["ClientsTable"].ref, Item=item)
 
     def state(self) -> dict[str, Any]:
         """What `pulse` commands need to reach this stack: its endpoint, outputs and functions."""
@@ -203,6 +232,7 @@ class LocalStack:
             "EventStreamName": r["EventStream"].ref,
             "ProfilesTableName": r["ProfilesTable"].ref,
             "SegmentsTableName": r["SegmentsTable"].ref,
+            "ClientsTableName": r["ClientsTable"].ref,
             "ModelBucketName": r["ModelBucket"].ref,
             "DeadLetterQueueUrl": r["DeadLetterQueue"].ref,
         }
@@ -241,9 +271,15 @@ def parse_args(argv: list[str] | None = None) -> LocalStackConfig:
         help="fire Schedule events this often (0: at the template's rate, as on AWS)",
     )
     parser.add_argument(
+        "--auth",
+        action="store_true",
+        default=os.environ.get("PULSE_LOCAL_AUTH", "") not in ("", "0", "false"),
+        help="check credentials as API Gateway does: the template's authorizer on every route but /health",
+    )
+    parser.add_argument(
         "--api-key",
         default=os.environ.get("PULSE_LOCAL_API_KEY"),
-        help="require this x-api-key on authenticated routes (default: not enforced)",
+        help="check credentials (--auth), and make this x-api-key a client with every scope",
     )
     parser.add_argument("--state-file", type=Path, help="write where `pulse` commands find this stack")
     parser.add_argument("--function-log", type=Path, help="functions' logs go to this file (default: the console)")
@@ -262,6 +298,7 @@ def parse_args(argv: list[str] | None = None) -> LocalStackConfig:
         api_port=args.api_port,
         poll_interval=args.poll_interval,
         schedule_seconds=args.schedule_seconds or None,
+        auth=args.auth,
         api_key=args.api_key,
         parameters=params,
         state_file=args.state_file,

@@ -49,7 +49,10 @@ def create_all(stack: Stack, clients: ClientFactory) -> dict[str, PhysicalResour
         "AWS::SNS::Subscription": _subscription,
     }
     for type_ in DATA_TYPES:
-        for logical_id in stack.resource_specs(type_):
+        # a queue that names a dead-letter queue (RedrivePolicy) after the queues it may name
+        specs = stack.resource_specs(type_)
+        ordered = sorted(specs, key=lambda i: "RedrivePolicy" in specs[i].get("Properties", {}))
+        for logical_id in ordered:
             stack.resources[logical_id] = creators[type_](stack, logical_id, clients)
     for logical_id, spec in stack.resource_specs().items():
         if spec["Type"] in HOSTED_TYPES:
@@ -91,7 +94,13 @@ def _arn(stack: Stack, service: str, resource: str) -> str:
 def _queue(stack: Stack, logical_id: str, clients: ClientFactory) -> PhysicalResource:
     props = stack.properties(logical_id)
     name = props.get("QueueName") or physical_name(stack, logical_id)
-    attrs = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in props.items() if k != "QueueName"}
+    if props.get("FifoQueue") and not name.endswith(".fifo"):
+        name += ".fifo"  # as CloudFormation names a FIFO queue
+    attrs = {
+        k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in props.items()
+        if k != "QueueName"
+    }
     url = clients("sqs").create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
     arn = _arn(stack, "sqs", name)
     return PhysicalResource(logical_id, "AWS::SQS::Queue", url, {"Arn": arn, "QueueName": name, "QueueUrl": url})

@@ -12,6 +12,7 @@ import json
 from infrastructure.api_gateway import BoundRoute, LocalApi, _compile
 from infrastructure.functions import ApiRoute
 from infrastructure.schedule import scheduled_event
+from infrastructure.sqs_source import sqs_record
 from infrastructure.template import ROOT
 
 EVENTS = ROOT / "events"
@@ -143,6 +144,7 @@ def kinesis_batch() -> dict[str, object]:
     return {"Records": records}
 
 
+SAMPLE_ERASURE = "5f4f3b1c2d7e4c559a1e0d6b8e3f2a10"  # the job in eraser/ and api/get_erasure.json
 API_SAMPLES: list[tuple[str, str, str, str, str, dict[str, object] | None]] = [
     # file, template path, method, concrete path, query, body
     ("api/get_health.json", "/health", "GET", "/health", "", None),
@@ -167,6 +169,7 @@ API_SAMPLES: list[tuple[str, str, str, str, str, dict[str, object] | None]] = [
     ("api/popular.json", "/popular", "GET", "/popular", "k=5&category=Shoes", None),
     ("api/get_profile.json", "/users/{user_id}/profile", "GET", "/users/alice/profile", "", None),
     ("api/delete_user.json", "/users/{user_id}", "DELETE", "/users/alice", "", None),
+    ("api/get_erasure.json", "/erasures/{erasure_id}", "GET", "/erasures/" + SAMPLE_ERASURE, "", None),
     ("api/list_segments.json", "/segments", "GET", "/segments", "", None),
     ("api/segment_users.json", "/segments/{segment}/users", "GET", "/segments/new_users/users", "limit=2", None),
     (
@@ -217,6 +220,7 @@ def api_event(path: str, method: str, concrete: str, query: str, body: dict[str,
     event = api.build_event(bound, found.groupdict(), method, concrete, query, headers, raw, "203.0.113.10")
     ctx = event["requestContext"]
     assert isinstance(ctx, dict)
+    ctx["path"] = f"/prod{concrete}"  # deployed, API Gateway puts the stage in front
     ctx["requestId"] = ctx["extendedRequestId"] = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
     ctx["requestTime"], ctx["requestTimeEpoch"] = "01/Jun/2024:12:00:00 +0000", T0 * 1000
     return event
@@ -230,13 +234,30 @@ def main() -> None:
         target = EVENTS / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(api_event(path, method, concrete, query, body), indent=2) + "\n")
+    request = api_event("/users/{user_id}/profile", "GET", "/users/alice/profile", "", None)
+    request.pop("body"), request.pop("isBase64Encoded")
+    arn = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/users/alice/profile"
+    authorizer = EVENTS / "authorizer" / "request.json"
+    authorizer.parent.mkdir(parents=True, exist_ok=True)
+    authorizer.write_text(json.dumps({"type": "REQUEST", "methodArn": arn, **request}, indent=2) + "\n")
+    job = {"erasure_id": SAMPLE_ERASURE, "user_id": "alice"}
+    message = {
+        "MessageId": "0b6f1c7e-2f4e-4a43-9c7b-3f1d2e5a6b7c",
+        "ReceiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+        "Body": json.dumps(job),
+        "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(T0 * 1000)},
+    }
+    queue_arn = "arn:aws:sqs:us-east-1:123456789012:pulse-ErasureQueue.fifo"
+    eraser = EVENTS / "eraser" / "erasure_job.json"
+    eraser.parent.mkdir(parents=True, exist_ok=True)
+    eraser.write_text(json.dumps({"Records": [sqs_record(message, queue_arn, "us-east-1")]}, indent=2) + "\n")
     schedule = EVENTS / "segment_refresher" / "scheduled_event.json"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     rule = "arn:aws:events:us-east-1:123456789012:rule/pulse-SegmentRefresherFunctionEvery"
     event = scheduled_event(rule, "us-east-1", "123456789012", at=T0)
     event["id"] = "5f4f3b1c-2d7e-4c55-9a1e-0d6b8e3f2a10"  # fixed, so the file does not change on every run
     schedule.write_text(json.dumps(event, indent=2) + "\n")
-    print(f"wrote {2 + len(API_SAMPLES)} sample events under {EVENTS}")
+    print(f"wrote {4 + len(API_SAMPLES)} sample events under {EVENTS}")
 
 
 if __name__ == "__main__":

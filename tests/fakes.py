@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pulse.domain.erasure import ErasureCounts, ErasureJob
 from pulse.domain.profile import UserProfile
 from pulse.domain.updater import ProfileState, ProfileUpdate, dump_state, load_state
 from pulse.ports import (
     DeadLetter,
     DeadLetterSink,
     DueProfiles,
+    ErasureJobs,
+    ErasureQueue,
     EventPublisher,
     MemberPage,
     Membership,
     PermanentFailure,
     ProfileStore,
+    RawDataEraser,
     SegmentDirectory,
     StoreConflict,
     StoredProfile,
@@ -181,3 +185,39 @@ class RefusingStore(ProfileStore):
 
     def erase(self, user_id: str) -> bool:
         return self.inner.erase(user_id)
+
+
+class MemoryErasureJobs(ErasureJobs):
+    def __init__(self) -> None:
+        self.records: dict[str, str] = {}
+
+    def put(self, job: ErasureJob) -> None:
+        self.records[job.erasure_id] = job.to_json()
+
+    def get(self, erasure_id: str) -> ErasureJob | None:
+        found = self.records.get(erasure_id)
+        return None if found is None else ErasureJob.from_json(found)
+
+
+class MemoryErasureQueue(ErasureQueue):
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.fail = fail
+
+    def submit(self, erasure_id: str, user_id: str) -> None:
+        if self.fail:
+            raise TransientFailure("queue unavailable")
+        self.sent.append((erasure_id, user_id))
+
+
+class MemoryRawData(RawDataEraser):
+    """Archive lines per user; erasing removes them and reports how many went."""
+
+    def __init__(self, lines: dict[str, int], fail: bool = False) -> None:
+        self.lines = dict(lines)
+        self.fail = fail
+
+    def erase(self, user_ids: frozenset[str]) -> dict[str, ErasureCounts]:
+        if self.fail:
+            raise TransientFailure("bucket unavailable")
+        return {u: ErasureCounts(lines_removed=self.lines.pop(u, 0)) for u in user_ids}

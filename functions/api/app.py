@@ -20,6 +20,7 @@ from pulse.http import errors, spec
 from pulse.http.cursor import CURSOR_PATTERN
 from pulse.http.models import (
     Audience,
+    Erasure,
     Health,
     PopularItems,
     Profile,
@@ -29,7 +30,7 @@ from pulse.http.models import (
     SegmentList,
     SimilarItems,
 )
-from pulse.services import profiles, recommendations
+from pulse.services import erasure, profiles, recommendations
 from pulse.services.model_holder import loaded_model
 from pulse.wiring import ApiDependencies, Provider, build_api
 
@@ -127,9 +128,18 @@ def get_profile(deps: Deps, user_id: UserIdPath) -> Profile:
 
 @app.delete("/users/<user_id>", responses=errors.responses(None, 400))
 def delete_user(deps: Deps, user_id: UserIdPath) -> Response[str]:
-    erased = profiles.erase_user(deps.store, user_id)
-    logger.info("user erased", extra={"existed": erased})
-    return Response(status_code=204, body="")
+    """Erase the profile and memberships now; the user's raw events (archive, dead letters) go by a
+    job whose status ``Location`` names (``GET /erasures/{erasure_id}``)."""
+    delay = deps.settings.erasure_delay_seconds
+    job = erasure.erase_user(deps.store, deps.erasure_jobs, deps.erasure_queue, user_id, delay, time.time())
+    logger.info("user erased", extra={"erasure_id": job.erasure_id})
+    location = f"{spec.base_path(app)}/erasures/{job.erasure_id}"
+    return Response(status_code=204, body="", headers={"Location": location, "X-Erasure-Id": job.erasure_id})
+
+
+@app.get("/erasures/<erasure_id>", responses=errors.responses(Erasure, 400, 404))
+def get_erasure(deps: Deps, erasure_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Erasure:
+    return Erasure.model_validate(erasure.erasure_status(deps.erasure_jobs, erasure_id), from_attributes=True)
 
 
 @app.get("/segments", responses=errors.responses(SegmentList))

@@ -16,7 +16,9 @@ from scripts.cli.target import local_state, state_path
 
 EVENT_DIRS = {  # events/<folder>/ holds sample inputs of this function
     "api": "ApiFunction",
+    "authorizer": "AuthorizerFunction",
     "collector": "CollectorFunction",
+    "eraser": "EraserFunction",
     "profile_updater": "ProfileUpdaterFunction",
     "segment_refresher": "SegmentRefresherFunction",
 }
@@ -26,7 +28,8 @@ EVENT_DIRS = {  # events/<folder>/ holds sample inputs of this function
 @click.option("--aws-port", type=int, default=5000, show_default=True, envvar="AWS_PORT", help="moto's AWS endpoint")
 @click.option("--api-port", type=int, default=3000, show_default=True, envvar="API_PORT", help="the HTTP API")
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--api-key", envvar="PULSE_LOCAL_API_KEY", help="require this x-api-key (default: keys not checked)")
+@click.option("--auth", is_flag=True, envvar="PULSE_LOCAL_AUTH", help="check credentials (scopes) as API Gateway does")
+@click.option("--api-key", envvar="PULSE_LOCAL_API_KEY", help="check credentials; this x-api-key gets every scope")
 @click.option("--verbose", is_flag=True, help="function logs on the console (else in .cache/local-stack/functions.log)")
 @click.option("--schedule-seconds", type=float, default=10.0, show_default=True, help="fire schedules this often")
 @click.option("--parameter", multiple=True, metavar="NAME=VALUE", help="template parameter override (repeatable)")
@@ -42,10 +45,13 @@ def up(**options: Any) -> None:
     argv = ["--aws-port", str(options["aws_port"]), "--api-port", str(options["api_port"]), "--host", options["host"]]
     argv += ["--schedule-seconds", str(options["schedule_seconds"]), "--state-file", str(state_path())]
     argv += ["--api-key", options["api_key"]] if options["api_key"] else []
+    argv += ["--auth"] if options["auth"] else []
     argv += [] if options["verbose"] else ["--function-log", str(state_path().parent / "functions.log")]
     parameters = list(options["parameter"])
     if not any(p.startswith("ModelRefreshSeconds=") for p in parameters):
         parameters.append("ModelRefreshSeconds=2")  # locally, a promoted model serves within seconds
+    if not any(p.startswith("ErasureDelaySeconds=") for p in parameters):
+        parameters.append("ErasureDelaySeconds=5")  # the local archive writes within a second, not 300 s
     for parameter in parameters:
         argv += ["--parameter", parameter]
     finish(local_stack_main(argv))

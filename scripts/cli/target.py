@@ -29,6 +29,7 @@ OUTPUT_OF = {  # what each command needs, by the template's output names
     "queue": "DeadLetterQueueUrl",
     "profiles": "ProfilesTableName",
     "segments": "SegmentsTableName",
+    "clients": "ClientsTableName",
     "api": "ApiUrl",
 }
 ENVIRONMENT = {
@@ -37,6 +38,7 @@ ENVIRONMENT = {
     "DEAD_LETTER_QUEUE_URL": "queue",
     "PROFILES_TABLE": "profiles",
     "SEGMENTS_TABLE": "segments",
+    "CLIENTS_TABLE": "clients",
 }
 
 
@@ -132,6 +134,7 @@ def resolve(stack: str | None, region: str | None, profile: str | None) -> Targe
             "EventStreamName": local_name("EventStream"),
             "ProfilesTableName": local_name("ProfilesTable"),
             "SegmentsTableName": local_name("SegmentsTable"),
+            "ClientsTableName": local_name("ClientsTable"),
         }
     return target
 

@@ -45,7 +45,9 @@ def test_pulse_invoke_runs_every_function_on_every_sample_event(stack_with_state
         answer = json.loads(done.stdout)
         if "statusCode" in answer:  # an API answer: never a server error on the samples
             assert answer["statusCode"] < 500, (path, answer)
-        elif function == "ProfileUpdaterFunction":
+        elif function == "AuthorizerFunction":  # the sample's key is no client's: every route denied
+            assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny", answer
+        elif function in ("ProfileUpdaterFunction", "EraserFunction"):
             assert answer == {"batchItemFailures": []}, path
         else:
             assert answer["unfinished"] == 0, (path, answer)
@@ -58,3 +60,29 @@ def test_pulse_commands_find_the_local_stack_from_its_state(stack_with_state) ->
     assert pulse(env, "dead-letters").returncode == 0
     unknown = pulse(env, "invoke", "NoSuchFunction", str(ROOT / "events/api/get_health.json"))
     assert unknown.returncode == 1 and "ApiFunction" in unknown.stderr
+
+
+def test_pulse_clients_create_rotate_list_and_revoke(stack_with_state) -> None:
+    from pulse.adapters.clients import DynamoClientDirectory
+    from pulse.config import Settings
+
+    stack, env = stack_with_state
+    settings = {"CLIENTS_TABLE": stack.outputs()["ClientsTableName"], "AWS_ENDPOINT_URL": stack.config.endpoint}
+    clients = DynamoClientDirectory(Settings.model_validate(settings))
+    created = pulse(env, "clients", "create", "shop-app", "--scope", "ingest", "--scope", "recommend")
+    assert created.returncode == 0, created.stderr
+    first = created.stdout.strip()
+    found = clients.find(first)
+    assert found is not None and found.scopes == ("ingest", "recommend")
+    assert pulse(env, "clients", "create", "shop-app", "--scope", "admin").returncode == 1  # exists: rotate it
+    assert pulse(env, "clients", "create", "bad", "--scope", "everything").returncode == 2
+    rotated = pulse(env, "clients", "rotate", "shop-app", "--grace-hours", "1")
+    assert rotated.returncode == 0, rotated.stderr
+    second = rotated.stdout.strip()
+    old, new = clients.find(first), clients.find(second)
+    assert old is not None and old.expires_at is not None and new is not None and new.scopes == found.scopes
+    listed = pulse(env, "clients", "list")
+    assert listed.stdout.count("shop-app") == 2 and "until" in listed.stdout and "active" in listed.stdout
+    assert pulse(env, "clients", "revoke", "shop-app").returncode == 0
+    assert pulse(env, "clients", "list").stdout.count("revoked") == 2
+    assert pulse(env, "clients", "revoke", "nobody").returncode == 1

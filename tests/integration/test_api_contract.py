@@ -140,6 +140,13 @@ def test_every_answer_of_every_route_is_the_one_the_spec_documents(aws_stack: Aw
     assert r("POST", "/events", "/events", body="x", content_type="text/csv")[0] == 415
     assert r("DELETE", "/users/ann", "/users/{user_id}") == (204, None)
     assert r("DELETE", "/users/a%", "/users/{user_id}")[0] == 400
+    listed = aws_stack.client("s3").list_objects_v2(Bucket=aws_stack.env["MODEL_BUCKET"], Prefix="erasures/")
+    [job] = [o["Key"].removeprefix("erasures/").removesuffix(".json") for o in listed["Contents"]]
+    erasure = "/erasures/{erasure_id}"
+    status, body = r("GET", f"/erasures/{job}", erasure)
+    assert status == 200 and body["status"] == "pending" and body["counts"]["lines_removed"] == 0
+    assert r("GET", f"/erasures/{'0' * 32}", erasure)[0] == 404
+    assert r("GET", f"/erasures/{'x' * 65}", erasure)[0] == 400
     # with no model promoted yet: 503 on every model route
     with r.without_model():
         assert r("GET", "/health", "/health")[1]["model_version"] is None

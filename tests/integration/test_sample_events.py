@@ -9,6 +9,7 @@ from infrastructure.template import ROOT
 from tests.conftest import AwsStack
 
 EVENTS = ROOT / "events"
+SAMPLE_KEY = "sample-api-key"  # the key in the sample events, no secret
 API_FILES = sorted((EVENTS / "api").glob("*.json"))
 
 
@@ -62,6 +63,13 @@ def test_api_samples_drive_the_api_function(aws_stack: AwsStack, path) -> None:
     promote_model_knowing_the_sample_items(aws_stack)
     handler = aws_stack.handler("ProfileUpdaterFunction")
     handler(load(EVENTS / "profile_updater/kinesis_batch.json"), aws_stack.context("ProfileUpdaterFunction"))
+    if path.name == "get_erasure.json":  # the job the sample asks about, as DELETE /users/alice records it
+        from pulse.adapters.erasure import S3ErasureJobs
+        from pulse.config import get_settings
+        from pulse.domain.erasure import ErasureJob
+        from scripts.make_sample_events import SAMPLE_ERASURE
+
+        S3ErasureJobs(get_settings()).put(ErasureJob(SAMPLE_ERASURE, "0" * 64, requested_at=1.0, not_before=2.0))
     response = aws_stack.handler("ApiFunction")(load(path), aws_stack.context("ApiFunction"))
     assert response["statusCode"] in (200, 204), response
     if response["statusCode"] == 200:
@@ -85,3 +93,36 @@ def test_post_events_sample_drives_the_collector(aws_stack: AwsStack) -> None:
         total += len(records)
         assert all(r["PartitionKey"] == "alice" for r in records)
     assert total == 1
+
+
+def test_authorizer_opens_the_routes_of_the_sample_keys_scopes(aws_stack: AwsStack) -> None:
+    from pulse.adapters.clients import DynamoClientDirectory
+    from pulse.config import get_settings
+
+    handler = aws_stack.handler("AuthorizerFunction")
+    event = load(EVENTS / "authorizer/request.json")
+    denied = handler(event, aws_stack.context("AuthorizerFunction"))
+    assert [s["Effect"] for s in denied["policyDocument"]["Statement"]] == ["Deny"]  # nobody's key yet
+    DynamoClientDirectory(get_settings()).create("support-tool", ["profiles"], "uk-1", token=SAMPLE_KEY)
+    allowed = handler(event, aws_stack.context("AuthorizerFunction"))
+    [statement] = allowed["policyDocument"]["Statement"]
+    prefix = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod"
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Resource"]) == [f"{prefix}/GET/swagger", f"{prefix}/GET/users/*/profile"]
+    assert allowed["usageIdentifierKey"] == "uk-1" and allowed["context"] == {"client_id": "support-tool"}
+
+
+def test_eraser_sample_runs_the_job_and_refuses_what_is_not_a_job(aws_stack: AwsStack) -> None:
+    handler = aws_stack.handler("EraserFunction")
+    event = load(EVENTS / "eraser/erasure_job.json")
+    s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
+    s3.put_object(Bucket=bucket, Key="events/2024/06/01/12/a.gz", Body=b'{"user_id": "alice"}\n{"user_id": "bob"}\n')
+    assert handler(event, aws_stack.context("EraserFunction")) == {"batchItemFailures": []}
+    job_id = json.loads(event["Records"][0]["body"])["erasure_id"]
+    record = json.loads(s3.get_object(Bucket=bucket, Key=f"erasures/{job_id}.json")["Body"].read())
+    assert record["status"] == "done" and record["counts"]["lines_removed"] == 1
+    current = s3.get_object(Bucket=bucket, Key="events/2024/06/01/12/a.gz")["Body"].read()
+    assert current == b'{"user_id": "bob"}\n'
+    event["Records"][0]["body"] = "not a job"
+    failed = handler(event, aws_stack.context("EraserFunction"))
+    assert failed == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}

@@ -18,6 +18,8 @@ OUTPUTS = {
     "DeadLetterQueueUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/prod-dlq",
     "ProfilesTableName": "prod-profiles",
     "SegmentsTableName": "prod-segments",
+    "ClientsTableName": "prod-clients",
+    "UsagePlanId": "plan1",
 }
 
 

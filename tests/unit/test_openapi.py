@@ -19,6 +19,7 @@ def test_spec_has_every_contract_route_and_only_health_is_public() -> None:
         ("get", "/popular"),
         ("get", "/users/{user_id}/profile"),
         ("delete", "/users/{user_id}"),
+        ("get", "/erasures/{erasure_id}"),
         ("get", "/segments"),
         ("get", "/segments/{segment}/users"),
         ("post", "/events"),

@@ -55,7 +55,7 @@ def test_collect_puts_valid_events_keyed_by_user_and_reports_the_rest_by_index()
 def test_profile_is_read_and_erased(store: MemoryProfileStore) -> None:
     view = profiles.get_profile(store, "ann")
     assert view.user_id == "ann" and view.behavior.counts == {"rate": 4} and "fan:Drama" in view.segments
-    assert profiles.erase_user(store, "ann") is True and profiles.erase_user(store, "ann") is False
+    assert store.erase("ann") is True and store.erase("ann") is False
     with pytest.raises(UnknownUser):
         profiles.get_profile(store, "ann")
     assert "ann" not in store.members_page("fan:Drama")
@@ -133,7 +133,7 @@ def test_an_erased_user_stays_erased_for_the_tombstones_period_then_may_come_bac
     clock = [T0 + 100.0]
     store = MemoryProfileStore(tombstone_seconds=3600.0, clock=lambda: clock[0])
     stored(store, "ann", 2)
-    assert profiles.erase_user(store, "ann") is True
+    assert store.erase("ann") is True
 
     def deliver(n: int) -> None:
         raw = json.dumps(event(n, "ann")).encode()
@@ -143,7 +143,7 @@ def test_an_erased_user_stays_erased_for_the_tombstones_period_then_may_come_bac
     deliver(7)
     with pytest.raises(UnknownUser):
         profiles.get_profile(store, "ann")
-    assert profiles.erase_user(store, "ann") is False  # idempotent: nothing to erase, the period restarts
+    assert store.erase("ann") is False  # idempotent: nothing to erase, the period restarts
     clock[0] += 3601.0  # after the period, the user's new events make a new profile
     deliver(8)
     assert profiles.get_profile(store, "ann").behavior.counts == {"rate": 1}

@@ -15,9 +15,13 @@ class Settings(BaseModel):
 
     profiles_table: str = Field("pulse-profiles", alias="PROFILES_TABLE")
     segments_table: str = Field("pulse-segments", alias="SEGMENTS_TABLE")
+    clients_table: str = Field("pulse-clients", alias="CLIENTS_TABLE")
     event_stream: str = Field("pulse-events", alias="EVENT_STREAM")
     model_bucket: str = Field("pulse-models", alias="MODEL_BUCKET")
     dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
+    erasure_queue_url: str = Field("", alias="ERASURE_QUEUE_URL")
+    # erasure jobs wait this long, so events in the archive's buffer are in S3 when they run
+    erasure_delay_seconds: int = Field(360, ge=0, le=900, alias="ERASURE_DELAY_SECONDS")
     decay_half_life_days: float = Field(14.0, gt=0, alias="DECAY_HALF_LIFE_DAYS")
     # after DELETE /users/{id}: how long that user's events in flight or sent again are dropped
     erasure_tombstone_days: float = Field(7.0, ge=0, alias="ERASURE_TOMBSTONE_DAYS")

@@ -27,3 +27,7 @@ class InvalidRequest(PulseError, ValueError):
 
 class ModelUnavailable(PulseError):
     """No model version has been promoted (or none could be loaded yet)."""
+
+
+class UnknownErasure(PulseError, LookupError):
+    """No erasure job with this id."""

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pulse.access import Client
+from pulse.domain.erasure import ErasureCounts, ErasureJob
 from pulse.domain.updater import ProfileState, ProfileUpdate
 
 
@@ -130,3 +132,31 @@ class EventPublisher(ABC):
     @abstractmethod
     def publish(self, records: Sequence[tuple[str, bytes]]) -> list[int]:
         """Put (partition key, data) records on the stream; returns indexes that finally failed."""
+
+
+class ClientDirectory(ABC):
+    @abstractmethod
+    def find(self, token: str) -> Client | None:
+        """The credential's client, revoked or not; None when no client holds it."""
+
+
+class ErasureJobs(ABC):
+    @abstractmethod
+    def put(self, job: ErasureJob) -> None:
+        """Store the job's record (created or updated)."""
+
+    @abstractmethod
+    def get(self, erasure_id: str) -> ErasureJob | None:
+        """The job's record; None for an unknown id."""
+
+
+class ErasureQueue(ABC):
+    @abstractmethod
+    def submit(self, erasure_id: str, user_id: str) -> None:
+        """Ask the eraser to run the job (after the queue's delay)."""
+
+
+class RawDataEraser(ABC):
+    @abstractmethod
+    def erase(self, user_ids: frozenset[str]) -> dict[str, ErasureCounts]:
+        """Remove the users' lines from the archive and their dead letters; what went, per user."""

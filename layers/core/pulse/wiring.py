@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from threading import Lock
 
 from pulse.config import Settings, get_settings
-from pulse.ports import DeadLetterSink, DueProfiles, EventPublisher, ProfileStore, SegmentDirectory
+from pulse.ports import (
+    ClientDirectory,
+    DeadLetterSink,
+    DueProfiles,
+    ErasureJobs,
+    ErasureQueue,
+    EventPublisher,
+    ProfileStore,
+    RawDataEraser,
+    SegmentDirectory,
+)
 from pulse.services.model_holder import ModelHolder
 
 
@@ -53,6 +63,19 @@ class ApiDependencies:
     store: ProfileStore
     directory: SegmentDirectory
     holder: ModelHolder
+    erasure_jobs: ErasureJobs
+    erasure_queue: ErasureQueue
+
+
+@dataclass(frozen=True)
+class EraserDependencies:
+    jobs: ErasureJobs
+    eraser: RawDataEraser
+
+
+@dataclass(frozen=True)
+class AuthorizerDependencies:
+    clients: ClientDirectory
 
 
 @dataclass(frozen=True)
@@ -75,13 +98,34 @@ class RefresherDependencies:
 
 
 def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
+    from pulse.adapters.erasure import S3ErasureJobs, SqsErasureQueue
     from pulse.adapters.model_store import S3ModelSource
     from pulse.adapters.profile_store import DynamoProfileStore
     from pulse.adapters.segment_directory import DynamoSegmentDirectory
 
     settings = get_settings()
     holder = ModelHolder(S3ModelSource(settings), settings.model_refresh_seconds, on_failure=on_model_failure)
-    return ApiDependencies(settings, DynamoProfileStore(settings), DynamoSegmentDirectory(settings), holder)
+    return ApiDependencies(
+        settings,
+        DynamoProfileStore(settings),
+        DynamoSegmentDirectory(settings),
+        holder,
+        S3ErasureJobs(settings),
+        SqsErasureQueue(settings),
+    )
+
+
+def build_eraser() -> EraserDependencies:
+    from pulse.adapters.erasure import AwsRawDataEraser, S3ErasureJobs
+
+    settings = get_settings()
+    return EraserDependencies(S3ErasureJobs(settings), AwsRawDataEraser(settings))
+
+
+def build_authorizer() -> AuthorizerDependencies:
+    from pulse.adapters.clients import DynamoClientDirectory
+
+    return AuthorizerDependencies(DynamoClientDirectory(get_settings()))
 
 
 def build_collector() -> CollectorDependencies:

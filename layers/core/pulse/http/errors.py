@@ -31,15 +31,18 @@ STATUS: list[tuple[type[errors.PulseError], int, str]] = [
     (errors.UnknownUser, 404, "user_not_found"),
     (errors.UnknownSegment, 404, "segment_not_found"),
     (errors.UnknownItem, 404, "item_not_found"),
+    (errors.UnknownErasure, 404, "erasure_not_found"),
     (errors.InvalidRequest, 400, "invalid_request"),
     (errors.ModelUnavailable, 503, "model_unavailable"),
 ]
 DESCRIPTIONS = {
     400: "Invalid request: a parameter or the body breaks the documented rules",
-    403: "Missing or invalid API key (answered by API Gateway)",
+    401: "No credential: the x-api-key header is missing (answered by API Gateway)",
+    403: "The credential is unknown or revoked, or its scopes do not include this route (API Gateway)",
     404: "Not found",
     413: "Request body over 10 MB (answered by API Gateway)",
     415: "The body is not application/json",
+    429: "This client's throttle is exceeded (answered by API Gateway); retry with backoff",
     500: "Unexpected error; the request id is in the logs",
     503: "No model version is being served yet",
 }
@@ -47,13 +50,13 @@ DESCRIPTIONS = {
 
 def responses(model: type[Any] | None, *statuses: int, public: bool = False) -> dict[int, Any]:
     """The OpenAPI responses of a route: its answer (``None``: 204 without a body) and its errors.
-    Every keyed route can also answer 403 and 500."""
+    Every route with a credential can also answer 401, 403, 429 and 500."""
     out: dict[int, Any] = (
         {204: {"description": "Done; no body"}}
         if model is None
         else {200: {"description": "OK", "content": {"application/json": {"model": model}}}}
     )
-    for status in sorted({*statuses, 500} | (set() if public else {403})):
+    for status in sorted({*statuses, 500} | (set() if public else {401, 403, 429})):
         out[status] = {"description": DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorBody}}}
     return out
 

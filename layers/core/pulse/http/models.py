@@ -240,3 +240,25 @@ class EventBatch(BaseModel):
 
     # Each event is validated on its own so one bad event is reported by index, not fatal.
     events: list[Any] = Field(min_length=1, max_length=500, description="Behaviour events (contract 1)")
+
+
+class ErasureCountsView(BaseModel):
+    objects_scanned: int = Field(description="Archive object versions read")
+    objects_rewritten: int = Field(description="Current objects written again without the user's lines")
+    versions_deleted: int = Field(description="Object versions that held the user's lines, deleted")
+    lines_removed: int = Field(description="The user's raw events removed from the archive")
+    dead_letters_removed: int = Field(description="The user's dead letters removed (queue and bucket)")
+
+
+class Erasure(BaseModel):
+    """An erasure job: the profile is gone when DELETE answers; this removes the user's raw data."""
+
+    erasure_id: str
+    user_sha256: str = Field(description="SHA-256 of the user id (the record never names the user)")
+    status: str = Field(description="pending (waits for not_before), running, done or failed")
+    requested_at: float = Field(description="Epoch seconds")
+    not_before: float = Field(description="Runs after this time, once events in the archive's buffer are written")
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+    counts: ErasureCountsView

@@ -26,7 +26,8 @@ def openapi_info() -> dict[str, Any]:
         "title": "Pulse API",
         "version": __version__,
         "description": "Real-time user profiles, segments and recommendations. Every route but /health "
-        "requires an API Gateway API key in the x-api-key header. Errors: "
+        "requires a client credential in the x-api-key header; the client's scopes (ingest, recommend, "
+        "profiles, admin) decide which routes it may call. Errors: "
         '{"error": {"code": "<stable_code>", "message": "<text>"}}.',
         "security_schemes": {"apiKey": APIKey.model_validate({"name": "x-api-key", "in": APIKeyIn.header})},
         "security": [{"apiKey": []}],
@@ -48,6 +49,13 @@ def finalise(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def base_path(app: APIGatewayRestResolver) -> str:
+    """The stage prefix the client called (``/prod`` deployed, empty locally and in direct invokes)."""
+    context = (app.current_event.raw_event.get("requestContext") or {}) if app.current_event else {}
+    stage, path = context.get("stage"), context.get("path") or ""
+    return f"/{stage}" if stage and stage != "$default" and path.startswith(f"/{stage}/") else ""
+
+
 def install_swagger(app: APIGatewayRestResolver, path: str = "/swagger") -> None:
     """Swagger UI and ``?format=json`` for the whole API (every function's routes), behind the API key."""
     from aws_lambda_powertools.event_handler.openapi import swagger_ui
@@ -58,7 +66,7 @@ def install_swagger(app: APIGatewayRestResolver, path: str = "/swagger") -> None
     @app.get(path, include_in_schema=False)
     def swagger() -> Response[str]:
         doc = json.loads(SPEC_FILE.read_text())
-        doc["servers"] = [{"url": app._get_base_path() or "/"}]  # "Try it out" goes to this stage
+        doc["servers"] = [{"url": base_path(app) or "/"}]  # "Try it out" goes to this stage
         spec = json.dumps(doc).replace("</", "<\\/")
         if (app.current_event.query_string_parameters or {}).get("format") == "json":
             return Response(200, "application/json", spec)

@@ -22,11 +22,6 @@ def get_profile(store: ProfileStore, user_id: str) -> Profile:
     return Profile.model_validate(stored.state.profile.public_view())
 
 
-def erase_user(store: ProfileStore, user_id: str) -> bool:
-    """Erase the profile, idempotency state and memberships; idempotent (False: nothing stored)."""
-    return store.erase(user_id)
-
-
 def list_segments(directory: SegmentDirectory) -> SegmentList:
     cat = catalog()
     counts = directory.counts()
