@@ -165,23 +165,7 @@ def function_specs(stack: Stack, local_env: dict[str, str] | None = None) -> dic
         for event_name, event in (props.get("Events") or {}).items():
             ev = event.get("Properties", {})
             if event["Type"] == "Kinesis":
-                on_failure = ev.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-                spec.kinesis_sources.append(
-                    KinesisSource(
-                        name=event_name,
-                        stream=_stream_name_from_arn(ev["Stream"]),
-                        stream_arn=ev["Stream"],
-                        batch_size=int(ev.get("BatchSize", 100)),
-                        starting_position=ev.get("StartingPosition", "LATEST"),
-                        window_seconds=float(ev.get("MaximumBatchingWindowInSeconds", 0)),
-                        max_retries=int(ev.get("MaximumRetryAttempts", -1)),
-                        max_record_age=int(ev.get("MaximumRecordAgeInSeconds", -1)),
-                        bisect=bool(ev.get("BisectBatchOnFunctionError", False)),
-                        report_batch_item_failures="ReportBatchItemFailures" in ev.get("FunctionResponseTypes", []),
-                        on_failure_arn=on_failure,
-                        parallelization=int(ev.get("ParallelizationFactor", 1)),
-                    )
-                )
+                spec.kinesis_sources.append(kinesis_source(event_name, ev["Stream"], ev))
             elif event["Type"] == "SQS":
                 spec.sqs_sources.append(
                     SqsSource(
@@ -207,7 +191,32 @@ def function_specs(stack: Stack, local_env: dict[str, str] | None = None) -> dic
                 authorizer = authorizers.get(key, {}).get(str(chosen)) if chosen not in (None, "NONE") else None
                 spec.routes.append(ApiRoute(event_name, ev["Path"], ev["Method"].upper(), bool(required), authorizer))
         specs[logical_id] = spec
+    # triggers declared as resources (the updater's, so SAM attaches no account-wide Kinesis policy)
+    by_name = {spec.name: spec for spec in specs.values()}
+    for mapping_id in stack.resource_specs("AWS::Lambda::EventSourceMapping"):
+        props = stack.properties(mapping_id)
+        target = by_name.get(str(props["FunctionName"]).rsplit(":", 1)[-1])
+        if target is not None and ":kinesis:" in str(props["EventSourceArn"]):
+            target.kinesis_sources.append(kinesis_source(mapping_id, str(props["EventSourceArn"]), props))
     return specs
+
+
+def kinesis_source(name: str, stream_arn: str, props: dict[str, Any]) -> KinesisSource:
+    """A Kinesis trigger's settings, from a SAM ``Kinesis`` event or an ``EventSourceMapping``."""
+    return KinesisSource(
+        name=name,
+        stream=_stream_name_from_arn(stream_arn),
+        stream_arn=stream_arn,
+        batch_size=int(props.get("BatchSize", 100)),
+        starting_position=props.get("StartingPosition", "LATEST"),
+        window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+        max_retries=int(props.get("MaximumRetryAttempts", -1)),
+        max_record_age=int(props.get("MaximumRecordAgeInSeconds", -1)),
+        bisect=bool(props.get("BisectBatchOnFunctionError", False)),
+        report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+        on_failure_arn=props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
+        parallelization=int(props.get("ParallelizationFactor", 1)),
+    )
 
 
 class LambdaContext:

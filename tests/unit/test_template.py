@@ -1,5 +1,6 @@
 """Infrastructure assertions on template.yaml (the single source of every resource)."""
 
+import json
 import re
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def test_every_stream_trigger_reports_failures_per_record_and_never_loses_a_batc
         for fn, spec in FUNCTIONS.items()
         for name, event in spec["Properties"].get("Events", {}).items()
         if event["Type"] == "Kinesis"
-    ]
+    ] + [(spec["Properties"]["FunctionName"], name, spec["Properties"]) for name, spec in of_type(MAPPING).items()]
     assert sources
     for fn, name, props in sources:
         # partial batch responses + bisection: one bad record never holds back the others
@@ -78,7 +79,42 @@ def test_every_stream_trigger_reports_failures_per_record_and_never_loses_a_batc
         # retries and age are bounded, and what runs out of them goes to the dead-letter queue
         assert props["MaximumRetryAttempts"] not in (None, -1), (fn, name)
         on_failure = props["DestinationConfig"]["OnFailure"]
-        assert on_failure["Type"] == "SQS" and on_failure["Destination"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+        assert on_failure.get("Type", "SQS") == "SQS", (fn, name)
+        assert on_failure["Destination"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}, (fn, name)
+
+
+MAPPING = "AWS::Lambda::EventSourceMapping"
+
+
+def test_no_function_gets_an_account_wide_managed_policy_or_a_sam_crud_template() -> None:
+    # SAM's Kinesis event attaches AWSLambdaKinesisExecutionRole (every stream); Crud/Read templates
+    # grant scans, deletes and whole buckets. Each function lists what it uses instead.
+    for fn, spec in FUNCTIONS.items():
+        events = spec["Properties"].get("Events", {}).values()
+        assert not [e for e in events if e["Type"] == "Kinesis"], fn
+        for policy in spec["Properties"].get("Policies", []):
+            assert not set(policy) & {"DynamoDBCrudPolicy", "S3ReadPolicy", "S3CrudPolicy", "KinesisCrudPolicy"}, fn
+    granted = {
+        fn: {a for p in spec["Properties"].get("Policies", []) for st in p.get("Statement", []) for a in _actions(st)}
+        for fn, spec in FUNCTIONS.items()
+    }
+    assert [fn for fn in FUNCTIONS if _reads_archive(fn)] == ["EraserFunction"]  # the archive stays unread
+    assert "dynamodb:Scan" not in set().union(*granted.values())
+
+
+def _actions(statement: dict) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def _reads_archive(fn: str) -> bool:
+    """Whether a function may read under events/ (only the eraser, which rewrites it, may)."""
+    for policy in FUNCTIONS[fn]["Properties"].get("Policies", []):
+        for statement in policy.get("Statement", []):
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            if "s3:GetObject" in _actions(statement) and any("events/" in json.dumps(r) for r in resources):
+                return True
+    return False
 
 
 def test_routes_match_the_contract_and_only_health_is_public() -> None:
