@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench bench-api bench-auth events openapi train models promote rollback movielens synthetic evaluate demo clean dead-letters replay-dead-letters backfill resegment
+.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench bench-api bench-auth bench-scoring events openapi train models promote rollback movielens synthetic evaluate demo clean dead-letters replay-dead-letters backfill resegment
 
 help:
 	@echo "make demo   - the whole product on MovieLens-100K on the local stack (SERVE=1 keeps it running)"
@@ -89,6 +89,9 @@ bench-api: venv
 
 bench-auth: venv
 	$(PY) -m scripts.bench_auth
+
+bench-scoring: venv
+	$(PY) -m scripts.bench_scoring
 
 demo: venv
 	$(PULSE) demo $(if $(SERVE),--serve) $(if $(SAMPLE),--sample $(SAMPLE))

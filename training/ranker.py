@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from pulse.domain.profile import UserProfile
+from pulse.recommend import dense
 from pulse.recommend.ranker import FEATURES, Calibration, Platt, RankerSpec, ScoringParams
 from pulse.recommend.scorer import Scorer
 from training.dataset import Dataset, Params
@@ -47,8 +48,8 @@ def fit_ranker(
         sig = scorer.signals(shot["rank"])
         if sig.is_cold:
             continue
-        matrix, vectors = scorer.feature_matrix(sig)
-        cand = scorer.candidates(sig, vectors)
+        matrix, vectors = dense.feature_matrix(scorer, sig)  # features at any item: the dense form
+        cand = dense.candidates(scorer, sig, vectors)
         cand = cand[~np.isin(cand, list(sig.seen))] if sig.seen else cand
         # negatives drawn uniformly from what the scorer would rank: hard-negative-only sampling teaches
         # the model that popularity is bad (hard negatives are popular), which ranks worse (measured)

@@ -19,8 +19,17 @@ import numpy as np
 
 from pulse.domain.profile import UserProfile
 from pulse.recommend.artifacts import RecModel
+from pulse.recommend.features import ItemCategories, Slots, Spread, largest, sum_at
 
 POPULAR_CANDIDATES = 200
+TOP_FIRST = 10  # a page of k is chosen from the best 10 k candidates unless diversity needs more
+SPREAD_FEATURES = {  # feature -> the rows it sums
+    "nbr_recent": "recent",
+    "nbr_affinity": "affinity",
+    "transition": "transition",
+    "negative": "negative",
+    "nbr_history": "history",
+}
 VERBS = {
     "rate": "rated",
     "purchase": "bought",
@@ -84,19 +93,30 @@ def signals_from_profile(model: RecModel, profile: UserProfile | None, max_recen
     return sig
 
 
-def _spread(n: int, idx: np.ndarray, w: np.ndarray, rows: Iterable[tuple[int, float]]) -> np.ndarray:
-    """Sum of ``weight * neighbour weight`` over the given rows' neighbour lists, as a dense vector."""
-    out = np.zeros(n, dtype=np.float32)
-    pairs = list(rows)
-    if not pairs:
-        return out
-    r = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
-    weights = np.fromiter((p[1] for p in pairs), dtype=np.float32, count=len(pairs))
-    targets = idx[r]
-    contrib = weights[:, None] * w[r]
-    mask = targets >= 0
-    np.add.at(out, targets[mask], contrib[mask])
-    return out
+def _top(cand: np.ndarray, scores: np.ndarray, positions: np.ndarray, limit: int) -> tuple[np.ndarray, bool]:
+    """The ``limit`` best positions (at least; every tie at the boundary kept) in page order: score
+    descending, then item index ascending; and whether that is every position. Selecting before
+    sorting makes the order cost follow the page, not the candidates."""
+    total, values = positions.size, scores[positions]
+    if total > limit:
+        threshold = np.partition(values, total - limit)[total - limit]
+        positions = positions[values >= threshold]
+    order = positions[np.lexsort((cand[positions], -scores[positions]))]
+    return order, order.size == total
+
+
+def _strongest_source(idx: np.ndarray, w: np.ndarray, recent: list[int], item: int, decay: float) -> int | None:
+    """Of the recent items (most recent first), the one whose neighbour list gives ``item`` the
+    largest weight, recency included (the earliest on a tie); None when none lists it."""
+    if not recent:
+        return None
+    sources = np.asarray(recent, dtype=np.int64)
+    hits = idx[sources] == item
+    first = hits.argmax(axis=1)
+    weight = w[sources, first].astype(np.float64) * decay ** np.arange(sources.size)
+    weight[~hits.any(axis=1)] = 0.0
+    best = int(weight.argmax())
+    return int(sources[best]) if weight[best] > 0 else None
 
 
 def significant(value: float) -> float:
@@ -128,81 +148,94 @@ class Scorer:
         }
         self.cats_per_item = np.maximum(1, np.asarray([len(c) for c in model.categories], dtype=np.float32))
         self.primary = [c[0] if c else "" for c in model.categories]
-        self.zero = np.zeros(n, dtype=np.float32)
+        self.slots = Slots(n)
+        self.item_categories = ItemCategories(model.categories)
 
     # ------------------------------------------------------------------ features
-    def feature_matrix(self, sig: Signals) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Dense per-item feature vectors (one row per feature) and the candidate indexes."""
-        m, p, n = self.model, self.params, self.model.n_items
-        decay, k_recent = p.recency_decay, p.recent_items
-        recent = [(i, decay**r) for r, i in enumerate(sig.recent[:k_recent])]
-        tdecay, k_trans = p.transition_decay, p.transition_items
-        trans_rows = [(i, tdecay**r) for r, i in enumerate(sig.recent[:k_trans])]
+    def rows(self, sig: Signals, history: bool = True) -> dict[str, list[tuple[int, float]]]:
+        """The weighted neighbour rows each spread feature sums: recent items (recency-decayed), the
+        latest items for transitions, positive and negative affinities, and the whole history."""
+        p = self.params
         aff_total = sum(s for _, s in sig.affinity) or 1.0
         neg_total = sum(-s for _, s in sig.negative) or 1.0
-        vectors = {
-            "nbr_recent": _spread(n, m.nbr_idx, m.nbr_w, recent),
-            "nbr_affinity": _spread(n, m.nbr_idx, m.nbr_w, [(i, s / aff_total) for i, s in sig.affinity]),
-            "transition": _spread(n, m.tr_idx, m.tr_w, trans_rows),
-            "log_pop": self.log_pop,
-            "trending": m.trending,
-            "segment_pop": self._segment_pop(sig),
-            "category_affinity": self._category_affinity(sig),
-            "negative": _spread(n, m.nbr_idx, m.nbr_w, [(i, -s / neg_total) for i, s in sig.negative]),
+        return {
+            "recent": [(i, p.recency_decay**r) for r, i in enumerate(sig.recent[: p.recent_items])],
+            "transition": [(i, p.transition_decay**r) for r, i in enumerate(sig.recent[: p.transition_items])],
+            "affinity": [(i, s / aff_total) for i, s in sig.affinity],
+            "negative": [(i, -s / neg_total) for i, s in sig.negative],
+            # everything the user interacted with, undecayed (classic item-to-item scoring)
+            "history": [(i, 1.0 / max(1, len(sig.seen))) for i in sig.seen] if history else [],
         }
-        # everything the user interacted with, undecayed (classic item-to-item scoring over the history)
-        history = [(i, 1.0 / max(1, len(sig.seen))) for i in sig.seen]
-        vectors["nbr_history"] = _spread(n, m.nbr_idx, m.nbr_w, history)
-        # the same signals relative to this user's strongest candidate: scale-free across users
-        vectors["nbr_recent_rel"] = vectors["nbr_recent"] / max(1e-9, float(vectors["nbr_recent"].max()))
-        vectors["transition_rel"] = vectors["transition"] / max(1e-9, float(vectors["transition"].max()))
-        return np.vstack([vectors[f] for f in self.features]), vectors
 
-    def _segment_pop(self, sig: Signals) -> np.ndarray:
+    def _spreads(self, sig: Signals) -> dict[str, Spread]:
+        m, rows = self.model, self.rows(sig, history=False)
+        spreads = {name: Spread.of(m.nbr_idx, m.nbr_w, rows[name]) for name in ("recent", "affinity", "negative")}
+        spreads["transition"] = Spread.of(m.tr_idx, m.tr_w, rows["transition"])
+        seen = np.fromiter(sig.seen, dtype=np.int64, count=len(sig.seen))  # the set's order, as rows() has it
+        spreads["history"] = Spread.uniform(m.nbr_idx, m.nbr_w, seen, 1.0 / max(1, len(sig.seen)))
+        return spreads
+
+    def _reached(self, sp: dict[str, Spread]) -> tuple[np.ndarray, float, float]:
+        """Items the recent, affinity and transition rows reach with a non-zero sum (candidates), and
+        the largest recent and transition sums over the catalogue (the ``_rel`` features' scale)."""
+        touched = self.slots.unique(np.concatenate([sp[k].targets for k in ("recent", "affinity", "transition")]))
+        with self.slots.assigned(touched) as slot:
+            recent = sum_at(slot, touched.size, sp["recent"])
+            affinity = sum_at(slot, touched.size, sp["affinity"])
+            transition = sum_at(slot, touched.size, sp["transition"])
+        reached = touched[(recent + affinity + transition) != 0]
+        return reached, largest(recent), largest(transition)
+
+    def _matrix(self, sig: Signals, sp: dict[str, Spread], items: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+        """The features of ``items`` (unique), one row per feature, as the dense reference has them."""
+        m, size = self.model, items.size
+        with self.slots.assigned(items) as slot:
+            vectors = {name: sum_at(slot, size, sp[key]) for name, key in SPREAD_FEATURES.items()}
+        affinity = self.item_categories.affinity(items, sig.categories)
+        vectors["category_affinity"] = affinity / self.cats_per_item[items]
+        vectors["log_pop"] = self.log_pop[items]
+        vectors["trending"] = m.trending[items]
+        vectors["segment_pop"] = self._segment_pop_at(sig, items)
+        vectors["nbr_recent_rel"] = vectors["nbr_recent"] / max(1e-9, scale[0])
+        vectors["transition_rel"] = vectors["transition"] / max(1e-9, scale[1])
+        return np.vstack([vectors[f] for f in self.features])
+
+    def _segment_pop_at(self, sig: Signals, items: np.ndarray) -> np.ndarray:
         rows = [self.model.segment_names.index(s) for s in sig.segments]
         if not rows:
-            return self.zero
-        return self.model.segment_pop[rows].mean(axis=0).astype(np.float32)
-
-    def _category_affinity(self, sig: Signals) -> np.ndarray:
-        if not sig.categories:
-            return self.zero
-        total = sum(sig.categories.values())
-        out = np.zeros(self.model.n_items, dtype=np.float32)
-        for cat, score in sig.categories.items():
-            members = self.model.category_index.get(cat)
-            if members is not None:
-                out[members] += score / total
-        return out / self.cats_per_item
-
-    def candidates(self, sig: Signals, vectors: dict[str, np.ndarray]) -> np.ndarray:
-        parts = [
-            np.flatnonzero(vectors["nbr_recent"] + vectors["nbr_affinity"] + vectors["transition"]),
-            self.popular,
-            self.trending_top,
-        ]
-        parts += [self.segment_top[s] for s in sig.segments if s in self.segment_top]
-        return np.unique(np.concatenate(parts))
+            return np.zeros(items.size, dtype=np.float32)
+        return self.model.segment_pop[rows][:, items].mean(axis=0).astype(np.float32)
 
     def score(self, sig: Signals) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Candidate indexes, their ranker scores, and their standardised features."""
-        matrix, vectors = self.feature_matrix(sig)
-        cand = self.candidates(sig, vectors)
-        return (cand, *self._score_at(sig, matrix, vectors, cand))
+        """Candidate indexes (in no particular order), their ranker scores, and their standardised
+        features; the work follows the profile's rows and the candidate lists, not the catalogue."""
+        sp = self._spreads(sig)
+        reached, *scale = self._reached(sp)
+        parts = [reached, self.popular, self.trending_top]
+        parts += [self.segment_top[s] for s in sig.segments if s in self.segment_top]
+        cand = self.slots.unique(np.concatenate(parts).astype(np.int64, copy=False))
+        return (cand, *self._score_at(sig, sp, cand, (scale[0], scale[1])))
 
     def score_items(self, sig: Signals, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ranker scores and standardised features of the given item indexes (candidates or not)."""
-        matrix, vectors = self.feature_matrix(sig)
-        return self._score_at(sig, matrix, vectors, items)
+        sp = self._spreads(sig)
+        _, *scale = self._reached(sp)
+        unique = self.slots.unique(items.astype(np.int64, copy=False))
+        with self.slots.assigned(unique) as slot:
+            back = slot[items]
+        raw, z = self._score_at(sig, sp, unique, (scale[0], scale[1]))
+        return raw[back], (z[:, back] if z.size else np.zeros((0, items.size)))
 
     def _score_at(
-        self, sig: Signals, matrix: np.ndarray, vectors: dict[str, np.ndarray], items: np.ndarray
+        self, sig: Signals, sp: dict[str, Spread], items: np.ndarray, scale: tuple[float, float]
     ) -> tuple[np.ndarray, np.ndarray]:
         if sig.is_cold:
             # measured at training time: segment popularity or global popularity for users with no history
-            base = vectors["segment_pop"] if self.cold_start == "segment" and sig.segments else self.model.pop
-            return base[items].astype(np.float64) + 1e-6 * self.model.pop[items], np.zeros((0, items.size))
-        z = (matrix[:, items].astype(np.float64) - self.mean[:, None]) / self.std[:, None]
+            use_segment = self.cold_start == "segment" and sig.segments
+            base = self._segment_pop_at(sig, items) if use_segment else self.model.pop[items]
+            return base.astype(np.float64) + 1e-6 * self.model.pop[items], np.zeros((0, items.size))
+        matrix = self._matrix(sig, sp, items, scale)
+        z = (matrix.astype(np.float64) - self.mean[:, None]) / self.std[:, None]
         return self.coef @ z + self.intercept, z
 
     def probability(self, sig: Signals, raw: np.ndarray) -> np.ndarray:
@@ -248,8 +281,10 @@ class Scorer:
             members = m.category_index.get(category, np.zeros(0, dtype=np.int32))
             keep &= np.isin(cand, members)
         positions = np.flatnonzero(keep)
-        order = positions[np.argsort(-scores[positions], kind="stable")]
+        order, complete = _top(cand, scores, positions, TOP_FIRST * k)
         chosen = self._diversify(cand, order, k) if diversity else list(order[:k])
+        if len(chosen) < k and not complete:  # diversity needed more than the top: order them all
+            chosen = self._diversify(cand, _top(cand, scores, positions, positions.size)[0], k)
         out = []
         probability = self.probability(sig, scores[chosen]) if chosen else np.zeros(0)
         for pos, p in zip(chosen, probability, strict=True):
@@ -300,13 +335,8 @@ class Scorer:
         m = self.model
         if feature in ("nbr_recent", "nbr_affinity", "transition"):
             idx, w = (m.tr_idx, m.tr_w) if feature == "transition" else (m.nbr_idx, m.nbr_w)
-            best, best_w = None, 0.0
             decay = self.params.transition_decay if feature == "transition" else self.params.recency_decay
-            for rank, source in enumerate(sig.recent):
-                hit = np.flatnonzero(idx[source] == item)
-                weight = float(w[source, hit[0]]) * decay**rank if hit.size else 0.0
-                if weight > best_w:  # the source that contributed most, recency included
-                    best, best_w = source, weight
+            best = _strongest_source(idx, w, sig.recent, item, decay)
             if best is None:
                 return None
             title = m.metadata[best].get("title") or m.item_ids[best]
