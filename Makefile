@@ -38,6 +38,9 @@ typecheck: venv
 	$(BIN)/mypy --strict layers/core/pulse
 	$(BIN)/mypy layers/core/pulse functions/profile_updater functions/api infrastructure scripts training
 	$(BIN)/mypy functions/authorizer
+	$(BIN)/mypy functions/catalog
+	$(BIN)/mypy functions/eraser
+	$(BIN)/mypy functions/collector
 	$(BIN)/mypy tests
 	$(BIN)/mypy functions/collector
 	$(BIN)/mypy functions/segment_refresher

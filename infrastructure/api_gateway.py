@@ -69,7 +69,8 @@ class LocalApi:
         for bound in self.routes:
             found = bound.pattern.match(path)
             if found and bound.route.method in (method, "ANY"):
-                return bound, {k: unquote(v) for k, v in found.groupdict().items()}
+                # a lone surrogate (valid in a JSON string) arrives as its 3 UTF-8-style bytes: decoded back to itself
+                return bound, {k: unquote(v, errors="surrogatepass") for k, v in found.groupdict().items()}
         return None
 
     def build_event(

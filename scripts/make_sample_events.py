@@ -200,6 +200,25 @@ API_SAMPLES: list[tuple[str, str, str, str, str, dict[str, object] | None]] = [
             ]
         },
     ),
+    (
+        "catalog/put_item.json",
+        "/items/{item_id}",
+        "PUT",
+        "/items/shoe-42",
+        "",
+        {"title": "Trail 3", "categories": ["Sports", "Shoes"], "brand": "Acme", "price": 129.0, "currency": "EUR"},
+    ),
+    ("catalog/patch_item.json", "/items/{item_id}", "PATCH", "/items/shoe-42", "", {"available": False}),
+    ("catalog/get_item.json", "/items/{item_id}", "GET", "/items/shoe-42", "", None),
+    (
+        "catalog/post_items.json",
+        "/items",
+        "POST",
+        "/items",
+        "",
+        {"items": [{"item_id": "shoe-43", "title": "Road 2", "categories": ["Sports", "Shoes"]}, {"title": "no id"}]},
+    ),
+    ("catalog/delete_item.json", "/items/{item_id}", "DELETE", "/items/shoe-43", "", None),
 ]
 
 

@@ -14,7 +14,11 @@ from infrastructure.template import ROOT
 
 SPEC = ROOT / "openapi.json"
 SERVED = ROOT / "layers/core/pulse/http/openapi.json"  # what GET /swagger shows
-FUNCTIONS = {"ApiFunction": "functions/api/app.py", "CollectorFunction": "functions/collector/app.py"}
+FUNCTIONS = {
+    "ApiFunction": "functions/api/app.py",
+    "CollectorFunction": "functions/collector/app.py",
+    "CatalogFunction": "functions/catalog/app.py",
+}
 
 
 def generate() -> dict[str, Any]:

@@ -4,6 +4,7 @@ Wiring only: Powertools validates the request, one service call answers it, erro
 (``pulse.http.errors``), collaborators come from ``dependencies`` (tests override it).
 """
 
+import os
 import time
 from typing import Annotated, Any
 
@@ -51,6 +52,21 @@ def _reload_failed(version: str, reason: str) -> None:
 
 
 dependencies = Provider(lambda: build_api(on_model_failure=_reload_failed))
+
+
+def _load_model_during_init() -> None:
+    """In a Lambda environment, read and verify the promoted model while the function initialises
+    (init runs at full CPU, before any caller waits), not on the first request. Without a model, or
+    if S3 cannot be read now, the first request tries again."""
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    try:
+        dependencies().holder.current()
+    except Exception as exc:  # noqa: BLE001  # init must never fail: requests retry and report
+        logger.info("no model loaded during init", extra={"reason": f"{type(exc).__name__}: {exc}"})
+
+
+_load_model_during_init()
 Deps = Annotated[ApiDependencies, Depends(dependencies)]
 UserIdPath = Annotated[str, Path(pattern=ID, description="The user's id (1-128 of A-Z a-z 0-9 _ . : @ -)")]
 ItemIdPath = Annotated[str, Path(min_length=1, max_length=128, description="The item's id")]

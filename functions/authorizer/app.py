@@ -49,4 +49,6 @@ def lambda_handler(event: APIGatewayAuthorizerRequestEvent, context: LambdaConte
         logger.append_keys(client_id=answer.principal)
         for method, path in answer.routes:
             response.allow_route(method, resource_glob(path))
+        for method, path in answer.denied:
+            response.deny_route(method, resource_glob(path))
     return response.asdict()

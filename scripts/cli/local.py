@@ -17,6 +17,7 @@ from scripts.cli.target import local_state, state_path
 EVENT_DIRS = {  # events/<folder>/ holds sample inputs of this function
     "api": "ApiFunction",
     "authorizer": "AuthorizerFunction",
+    "catalog": "CatalogFunction",
     "collector": "CollectorFunction",
     "eraser": "EraserFunction",
     "profile_updater": "ProfileUpdaterFunction",

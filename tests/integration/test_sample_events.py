@@ -126,3 +126,16 @@ def test_eraser_sample_runs_the_job_and_refuses_what_is_not_a_job(aws_stack: Aws
     event["Records"][0]["body"] = "not a job"
     failed = handler(event, aws_stack.context("EraserFunction"))
     assert failed == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+
+def test_catalog_samples_drive_the_catalog_function(aws_stack: AwsStack) -> None:
+    handler = aws_stack.handler("CatalogFunction")
+    statuses = {}
+    for name in ("put_item", "patch_item", "get_item", "post_items", "delete_item"):
+        out = handler(load(EVENTS / f"catalog/{name}.json"), aws_stack.context("CatalogFunction"))
+        statuses[name] = out["statusCode"]
+        if name == "get_item":
+            assert json.loads(out["body"])["available"] is False  # the patch before it
+        if name == "post_items":
+            assert json.loads(out["body"])["rejected"][0]["index"] == 1
+    assert statuses == {"put_item": 201, "patch_item": 200, "get_item": 200, "post_items": 200, "delete_item": 204}

@@ -23,6 +23,11 @@ def test_spec_has_every_contract_route_and_only_health_is_public() -> None:
         ("get", "/segments"),
         ("get", "/segments/{segment}/users"),
         ("post", "/events"),
+        ("put", "/items/{item_id}"),
+        ("patch", "/items/{item_id}"),
+        ("get", "/items/{item_id}"),
+        ("delete", "/items/{item_id}"),
+        ("post", "/items"),
         ("get", "/health"),
     }
     assert expected == {(m, p) for p, ops in paths.items() for m in ops}

@@ -22,13 +22,20 @@ EVERY_SCOPE = ("GET", "/swagger")  # the API's description: any valid credential
 
 ROUTES_BY_SCOPE: dict[str, tuple[tuple[str, str], ...]] = {
     # producers: the key shipped inside an app or a backend that sends behaviour
-    "ingest": (("POST", "/events"),),
+    "ingest": (
+        ("POST", "/events"),
+        ("PUT", "/items/{item_id}"),
+        ("PATCH", "/items/{item_id}"),
+        ("POST", "/items"),
+        ("DELETE", "/items/{item_id}"),
+    ),
     # what a storefront calls to decide what to show
     "recommend": (
         ("GET", "/users/{user_id}/recommendations"),
         ("POST", "/users/{user_id}/rank"),
         ("GET", "/items/{item_id}/similar"),
         ("GET", "/popular"),
+        ("GET", "/items/{item_id}"),
     ),
     # reading a user's profile (personal data)
     "profiles": (("GET", "/users/{user_id}/profile"),),
@@ -38,6 +45,11 @@ ROUTES_BY_SCOPE: dict[str, tuple[tuple[str, str], ...]] = {
         ("GET", "/erasures/{erasure_id}"),
         ("GET", "/segments"),
         ("GET", "/segments/{segment}/users"),
+        ("PUT", "/items/{item_id}"),
+        ("PATCH", "/items/{item_id}"),
+        ("POST", "/items"),
+        ("DELETE", "/items/{item_id}"),
+        ("GET", "/items/{item_id}"),
     ),
 }
 SCOPES = tuple(ROUTES_BY_SCOPE)
@@ -96,6 +108,9 @@ class Grant:
     principal: str | None
     routes: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     usage_key: str | None = None
+    # IAM's ``*`` also matches ``/``: GET /items/* would open GET /items/{id}/similar. Routes a wildcard
+    # of ``routes`` covers but the scopes do not open are denied explicitly (a Deny wins).
+    denied: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
 def routes_for(scopes: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -109,7 +124,15 @@ def grant(client: Client | None, now: float) -> Grant:
     """Every route the credential opens now; none for an unknown, revoked or expired one."""
     if client is None or not client.active(now):
         return Grant(None)
-    return Grant(client.client_id, routes_for(client.scopes), client.usage_key)
+    routes = routes_for(client.scopes)
+    return Grant(client.client_id, routes, client.usage_key, overlaps(routes))
+
+
+def overlaps(routes: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """Known routes outside ``routes`` that one of their wildcards would match."""
+    known = {EVERY_SCOPE, *(r for scope in ROUTES_BY_SCOPE.values() for r in scope)}
+    others = sorted(known - set(routes))
+    return tuple((m, p) for m, p in others if allowed(routes, m, re.sub(r"\{[^}]+\}", "x", p)))
 
 
 def resource_glob(path: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pulse.access import Client
+from pulse.domain.catalog import CatalogItem
 from pulse.domain.erasure import ErasureCounts, ErasureJob
 from pulse.domain.updater import ProfileState, ProfileUpdate
 
@@ -160,3 +161,37 @@ class RawDataEraser(ABC):
     @abstractmethod
     def erase(self, user_ids: frozenset[str]) -> dict[str, ErasureCounts]:
         """Remove the users' lines from the archive and their dead letters; what went, per user."""
+
+
+@dataclass(frozen=True)
+class CatalogChange:
+    item_id: str
+    blocked: bool  # unavailable or deleted: never recommended
+    changed_at: float
+
+
+class CatalogStore(ABC):
+    @abstractmethod
+    def get(self, item_id: str) -> CatalogItem | None:
+        """The item; None when it does not exist or was deleted."""
+
+    @abstractmethod
+    def put(self, item: CatalogItem, expected_updated_at: float | None = None) -> bool:
+        """Store the item (only if it is unchanged since ``expected_updated_at``, when given:
+        ``StoreConflict`` otherwise); whether an item of that id existed."""
+
+    @abstractmethod
+    def put_many(self, items: Sequence[CatalogItem]) -> list[int]:
+        """Store the items; the positions of those that could not be stored (transient)."""
+
+    @abstractmethod
+    def delete(self, item_id: str) -> bool:
+        """Delete (a tombstone every serving copy sees); whether the item existed."""
+
+    @abstractmethod
+    def blocked(self) -> set[str]:
+        """Every item that must not be recommended now (unavailable or deleted)."""
+
+    @abstractmethod
+    def changes(self, since: float) -> list[CatalogChange]:
+        """Items written after ``since`` (epoch seconds), blocked or not."""

@@ -12,6 +12,7 @@ from threading import Lock
 
 from pulse.config import Settings, get_settings
 from pulse.ports import (
+    CatalogStore,
     ClientDirectory,
     DeadLetterSink,
     DueProfiles,
@@ -68,6 +69,11 @@ class ApiDependencies:
 
 
 @dataclass(frozen=True)
+class CatalogDependencies:
+    store: CatalogStore
+
+
+@dataclass(frozen=True)
 class EraserDependencies:
     jobs: ErasureJobs
     eraser: RawDataEraser
@@ -98,13 +104,17 @@ class RefresherDependencies:
 
 
 def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
+    from pulse.adapters.catalog_store import DynamoCatalogStore
     from pulse.adapters.erasure import S3ErasureJobs, SqsErasureQueue
     from pulse.adapters.model_store import S3ModelSource
     from pulse.adapters.profile_store import DynamoProfileStore
     from pulse.adapters.segment_directory import DynamoSegmentDirectory
+    from pulse.services.catalog_view import CatalogView
 
     settings = get_settings()
-    holder = ModelHolder(S3ModelSource(settings), settings.model_refresh_seconds, on_failure=on_model_failure)
+    catalog = CatalogView(DynamoCatalogStore(settings), settings.catalog_refresh_seconds)
+    source = S3ModelSource(settings)
+    holder = ModelHolder(source, settings.model_refresh_seconds, on_failure=on_model_failure, catalog=catalog)
     return ApiDependencies(
         settings,
         DynamoProfileStore(settings),
@@ -113,6 +123,12 @@ def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
         S3ErasureJobs(settings),
         SqsErasureQueue(settings),
     )
+
+
+def build_catalog() -> CatalogDependencies:
+    from pulse.adapters.catalog_store import DynamoCatalogStore
+
+    return CatalogDependencies(DynamoCatalogStore(get_settings()))
 
 
 def build_eraser() -> EraserDependencies:

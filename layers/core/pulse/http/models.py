@@ -262,3 +262,9 @@ class Erasure(BaseModel):
     finished_at: float | None = None
     error: str | None = None
     counts: ErasureCountsView
+
+
+class ItemBatch(BaseModel):
+    """``POST /items``: items with their ids, each validated on its own."""
+
+    items: list[Any] = Field(min_length=1, max_length=500, description="Items: item_id plus the fields of PUT")

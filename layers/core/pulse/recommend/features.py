@@ -105,6 +105,10 @@ class ItemCategories:
         counts = np.fromiter((len(c) for c in categories), dtype=np.int64, count=len(categories))
         self.start = np.concatenate([[0], np.cumsum(counts)])
         self.ids = np.fromiter((code[c] for cats in categories for c in cats), dtype=np.int64, count=int(counts.sum()))
+        # the usual case, one category: its code (len(names) for none), read with one gather
+        self.only = np.full(counts.size, len(self.names), dtype=np.int64)
+        self.only[counts == 1] = self.ids[self.start[:-1][counts == 1]]
+        self.multi = counts > 1
 
     def affinity(self, items: np.ndarray, categories: dict[str, float]) -> np.ndarray:
         """Per item, the sum of ``score / total`` over its categories the user likes, added in the
@@ -119,15 +123,24 @@ class ItemCategories:
             k = self.code.get(cat)
             if k is not None:
                 rank[k], value[k] = r, score / total
+        single = np.append(value.astype(np.float32), np.float32(0.0))  # and the slot of "no category"
+        multi = self.multi[items]
+        plain = ~multi
+        out[plain] = single[self.only[items[plain]]]  # 0 + v == v: as the dense sum
+        if not multi.any():
+            return out
+        out[multi] = self._several(items[multi], rank, value)
+        return out
+
+    def _several(self, items: np.ndarray, rank: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """Items of two or more categories: added in the user's category order, item by item."""
+        out = np.zeros(items.size, dtype=np.float32)
         lengths = self.start[items + 1] - self.start[items]
         owner = np.repeat(np.arange(items.size), lengths)
         first = np.repeat(self.start[items], lengths)
         ids = self.ids[first + (np.arange(owner.size) - np.repeat(np.cumsum(lengths) - lengths, lengths))]
         liked = rank[ids] >= 0
         owner, ids = owner[liked], ids[liked]
-        if not np.any(owner[1:] == owner[:-1]):  # (owner ascends) one liked category per item: no order
-            out[owner] += value[ids].astype(np.float32)
-            return out
         order = np.argsort(rank[ids], kind="stable")  # in the user's category order, item by item
         np.add.at(out, owner[order], value[ids[order]].astype(np.float32))
         return out

@@ -12,9 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+
 from pulse.errors import ModelUnavailable
 from pulse.recommend.artifacts import ArtifactError, RecModel, load_model
 from pulse.recommend.scorer import Scorer
+from pulse.services.catalog_view import CatalogView, apply_availability
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,9 @@ class ModelHolder:
     checked_at: float | None = None
     failures: int = 0
     failed_versions: dict[str, str] = field(default_factory=dict)
+    catalog: CatalogView | None = None  # the live catalogue's availability, applied to the served model
+    _trained_available: np.ndarray | None = None
+    _applied: tuple[str | None, int] = (None, -1)
 
     @property
     def version(self) -> str | None:
@@ -47,7 +53,21 @@ class ModelHolder:
             self.refresh()
         if self.scorer is None:
             raise ModelUnavailable("no model version has been promoted yet")
+        if self.catalog is not None:
+            self._follow(self.catalog, self.scorer.model)
         return self.scorer
+
+    def blocked(self) -> set[str]:
+        """Items the live catalogue says must not be recommended now (empty without a catalogue)."""
+        return self.catalog.blocked if self.catalog is not None else set()
+
+    def _follow(self, catalog: CatalogView, model: RecModel) -> None:
+        catalog.refresh()
+        if self._applied != (model.version, catalog.generation):
+            if self._trained_available is None or self._applied[0] != model.version:
+                self._trained_available = model.available.copy()
+            apply_availability(model, self._trained_available, catalog.blocked)
+            self._applied = (model.version, catalog.generation)
 
     def refresh(self) -> None:
         try:

@@ -71,7 +71,8 @@ def rank(holder: ModelHolder, store: ProfileStore, user_id: str, item_ids: Seque
     scorer = holder.current()
     model = scorer.model
     sig = scorer.signals(_profile(store, user_id))
-    requested = list(dict.fromkeys(item_ids))  # de-duplicated, order kept
+    blocked = holder.blocked()  # unavailable or deleted in the live catalogue: left out
+    requested = [item for item in dict.fromkeys(item_ids) if item not in blocked]  # de-duplicated, order kept
     known = [(item, model.index[item]) for item in requested if item in model.index]
     unknown = [item for item in requested if item not in model.index]
     raw, z = scorer.score_items(sig, np.asarray([i for _, i in known], dtype=np.int64))
