@@ -144,3 +144,29 @@ class ItemCategories:
         order = np.argsort(rank[ids], kind="stable")  # in the user's category order, item by item
         np.add.at(out, owner[order], value[ids[order]].astype(np.float32))
         return out
+
+
+def strongest_source(idx: np.ndarray, w: np.ndarray, recent: list[int], item: int, decay: float) -> int | None:
+    """Of the recent items (most recent first), the one whose neighbour list gives ``item`` the
+    largest weight, recency included (the earliest on a tie); None when none lists it."""
+    if not recent:
+        return None
+    sources = np.asarray(recent, dtype=np.int64)
+    hits = idx[sources] == item
+    first = hits.argmax(axis=1)
+    weight = w[sources, first].astype(np.float64) * decay ** np.arange(sources.size)
+    weight[~hits.any(axis=1)] = 0.0
+    best = int(weight.argmax())
+    return int(sources[best]) if weight[best] > 0 else None
+
+
+def top_positions(cand: np.ndarray, scores: np.ndarray, positions: np.ndarray, limit: int) -> tuple[np.ndarray, bool]:
+    """The ``limit`` best positions (at least; every tie at the boundary kept) in page order: score
+    descending, then item index ascending; and whether that is every position. Selecting before
+    sorting makes the order cost follow the page, not the candidates."""
+    total, values = positions.size, scores[positions]
+    if total > limit:
+        threshold = np.partition(values, total - limit)[total - limit]
+        positions = positions[values >= threshold]
+    order = positions[np.lexsort((cand[positions], -scores[positions]))]
+    return order, order.size == total

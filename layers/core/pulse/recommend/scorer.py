@@ -19,7 +19,15 @@ import numpy as np
 
 from pulse.domain.profile import UserProfile
 from pulse.recommend.artifacts import RecModel
-from pulse.recommend.features import ItemCategories, Slots, Spread, largest, sum_at
+from pulse.recommend.features import (
+    ItemCategories,
+    Slots,
+    Spread,
+    largest,
+    strongest_source,
+    sum_at,
+    top_positions,
+)
 
 POPULAR_CANDIDATES = 200
 TOP_FIRST = 10  # a page of k is chosen from the best 10 k candidates unless diversity needs more
@@ -91,32 +99,6 @@ def signals_from_profile(model: RecModel, profile: UserProfile | None, max_recen
     sig.segments = [s for s in profile.segments if s in model.segment_names]
     sig.seen = {index[i] for i in list(profile.behavior.interacted) + list(profile.behavior.purchased) if i in index}
     return sig
-
-
-def _top(cand: np.ndarray, scores: np.ndarray, positions: np.ndarray, limit: int) -> tuple[np.ndarray, bool]:
-    """The ``limit`` best positions (at least; every tie at the boundary kept) in page order: score
-    descending, then item index ascending; and whether that is every position. Selecting before
-    sorting makes the order cost follow the page, not the candidates."""
-    total, values = positions.size, scores[positions]
-    if total > limit:
-        threshold = np.partition(values, total - limit)[total - limit]
-        positions = positions[values >= threshold]
-    order = positions[np.lexsort((cand[positions], -scores[positions]))]
-    return order, order.size == total
-
-
-def _strongest_source(idx: np.ndarray, w: np.ndarray, recent: list[int], item: int, decay: float) -> int | None:
-    """Of the recent items (most recent first), the one whose neighbour list gives ``item`` the
-    largest weight, recency included (the earliest on a tie); None when none lists it."""
-    if not recent:
-        return None
-    sources = np.asarray(recent, dtype=np.int64)
-    hits = idx[sources] == item
-    first = hits.argmax(axis=1)
-    weight = w[sources, first].astype(np.float64) * decay ** np.arange(sources.size)
-    weight[~hits.any(axis=1)] = 0.0
-    best = int(weight.argmax())
-    return int(sources[best]) if weight[best] > 0 else None
 
 
 def significant(value: float) -> float:
@@ -281,10 +263,10 @@ class Scorer:
             members = m.category_index.get(category, np.zeros(0, dtype=np.int32))
             keep &= np.isin(cand, members)
         positions = np.flatnonzero(keep)
-        order, complete = _top(cand, scores, positions, TOP_FIRST * k)
+        order, complete = top_positions(cand, scores, positions, TOP_FIRST * k)
         chosen = self._diversify(cand, order, k) if diversity else list(order[:k])
         if len(chosen) < k and not complete:  # diversity needed more than the top: order them all
-            chosen = self._diversify(cand, _top(cand, scores, positions, positions.size)[0], k)
+            chosen = self._diversify(cand, top_positions(cand, scores, positions, positions.size)[0], k)
         out = []
         probability = self.probability(sig, scores[chosen]) if chosen else np.zeros(0)
         for pos, p in zip(chosen, probability, strict=True):
@@ -336,7 +318,7 @@ class Scorer:
         if feature in ("nbr_recent", "nbr_affinity", "transition"):
             idx, w = (m.tr_idx, m.tr_w) if feature == "transition" else (m.nbr_idx, m.nbr_w)
             decay = self.params.transition_decay if feature == "transition" else self.params.recency_decay
-            best = _strongest_source(idx, w, sig.recent, item, decay)
+            best = strongest_source(idx, w, sig.recent, item, decay)
             if best is None:
                 return None
             title = m.metadata[best].get("title") or m.item_ids[best]
