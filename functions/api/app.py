@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pulse import __version__
+from pulse.domain.catalog import ITEM_ID
 from pulse.http import errors, spec
 from pulse.http.cursor import CURSOR_PATTERN
 from pulse.http.models import (
@@ -69,7 +70,7 @@ def _load_model_during_init() -> None:
 _load_model_during_init()
 Deps = Annotated[ApiDependencies, Depends(dependencies)]
 UserIdPath = Annotated[str, Path(pattern=ID, description="The user's id (1-128 of A-Z a-z 0-9 _ . : @ -)")]
-ItemIdPath = Annotated[str, Path(min_length=1, max_length=128, description="The item's id")]
+ItemIdPath = Annotated[str, Path(pattern=ITEM_ID, min_length=1, max_length=128, description="The item's id")]
 SegmentPath = Annotated[str, Path(min_length=1, max_length=200, description="A segment's name, e.g. fan:Drama")]
 K = Annotated[int, Query(ge=1, le=100, description="How many items (1-100)")]
 Explain = Annotated[bool, Query(description="Attach reasons to each item")]

@@ -31,7 +31,13 @@ errors.reject_unknown_query_parameters(app)
 dependencies = Provider(build_catalog)
 Deps = Annotated[CatalogDependencies, Depends(dependencies)]
 ItemIdPath = Annotated[
-    str, Path(pattern=ITEM_ID, min_length=1, max_length=128, description="The item's id (1-128 characters, no / ? #)")
+    str,
+    Path(
+        pattern=ITEM_ID,
+        min_length=1,
+        max_length=128,
+        description="The item's id (1-128 characters a URL carries unescaped)",
+    ),
 ]
 
 

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator
 
-ITEM_ID = r"^[^\s/?#][^/?#]{0,127}$"  # 1-128 characters a URL path segment can carry as is
+# item ids the routes take: 1-128 characters a URL path segment carries without escaping
+ITEM_ID = r"^[A-Za-z0-9_.~-]{1,128}$"
 MAX_PRICE = 1e9
 EPOCH = datetime(1970, 1, 1)
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
