@@ -42,7 +42,6 @@ typecheck: venv
 	$(BIN)/mypy functions/eraser
 	$(BIN)/mypy functions/collector
 	$(BIN)/mypy tests
-	$(BIN)/mypy functions/collector
 	$(BIN)/mypy functions/segment_refresher
 
 validate: venv

@@ -15,6 +15,7 @@ import base64
 import json
 import logging
 import re
+import string
 import time
 import uuid
 from collections.abc import Callable
@@ -52,6 +53,22 @@ def _compile(path: str) -> re.Pattern[str]:
 def _json_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     return status, {"Content-Type": "application/json"}, body
+
+
+_SAFE_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_SAFE_CHARS = set(string.ascii_letters + string.digits + "-._~()'!*:@,;=+&$")
+
+
+def _decode_safe(raw_path: str) -> str:
+    """The event's ``path``: escapes of characters a path carries unescaped (``%3A`` for ``:``) are
+    decoded, as API Gateway does; other escapes stay, so the function's router still sees one
+    segment per parameter and refuses what its patterns do not allow (a 400, not a 404)."""
+
+    def decode(found: re.Match[str]) -> str:
+        char = chr(int(found.group(1), 16))
+        return char if char in _SAFE_CHARS else found.group(0)
+
+    return _SAFE_ESCAPE.sub(decode, raw_path)
 
 
 class LocalApi:
@@ -101,9 +118,10 @@ class LocalApi:
             text, is_b64 = base64.b64encode(body).decode(), True
         lower = {k.lower(): v for k, v in single.items()}
         now = time.time()
+        path = _decode_safe(raw_path)
         return {
             "resource": bound.route.path,
-            "path": raw_path,
+            "path": path,
             "httpMethod": method,
             "headers": single or None,
             "multiValueHeaders": multi or None,
@@ -117,7 +135,7 @@ class LocalApi:
                 "httpMethod": method,
                 # as sam local start-api: the stage is not part of the URL the client called, so Swagger
                 # UI's "Try it out" (pointed at the stage's base path) stays on this server's paths
-                "path": raw_path,
+                "path": path,
                 "stage": self.stage,
                 "requestId": str(uuid.uuid4()),
                 "extendedRequestId": str(uuid.uuid4()),

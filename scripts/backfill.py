@@ -27,7 +27,8 @@ from typing import IO, Any
 
 from pulse.adapters.aws import KinesisEventPublisher
 from pulse.config import Settings
-from pulse.domain.events import InvalidEvent, parse_event
+from pulse.domain.events import InvalidEvent
+from pulse.domain.records import parse_record, partition_key
 from pulse.ports import EventPublisher
 from scripts import stack
 
@@ -78,7 +79,7 @@ def backfill(
             continue
         data = line.rstrip(b"\r\n")
         try:
-            event = parse_event(data)  # the updater's own check, at this clock
+            event = parse_record(data)  # the updater's own check, at this clock
         except InvalidEvent as exc:
             report.invalid += 1
             if len(report.errors) < ERRORS_SHOWN:
@@ -87,7 +88,7 @@ def backfill(
                 row = {"line": number, "reason": exc.reason, "data": data.decode("utf-8", "replace")}
                 rejects.write(json.dumps(row) + "\n")
             continue
-        pending.append((number, event.user_id, data))
+        pending.append((number, partition_key(event), data))
         if len(pending) == PUT_RECORDS_MAX and not flush():
             return report
     if pending:

@@ -39,7 +39,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pulse.adapters.aws import KinesisEventPublisher, client
 from pulse.config import Settings
-from pulse.domain.events import InvalidEvent, parse_event
+from pulse.domain.events import InvalidEvent
+from pulse.domain.records import parse_record, partition_key
 from scripts import stack
 
 VISIBILITY_SECONDS = 300  # long enough to list or replay a queue before a message reappears
@@ -282,11 +283,11 @@ def _records_of(letter: Letter, kinesis: Any, default_stream: str, say: Any) -> 
         return [], False
     if letter.kind == "record":
         try:
-            event = parse_event(letter.payload)  # the updater's own check, at this clock
+            event = parse_record(letter.payload)  # the updater's own check, at this clock
         except InvalidEvent as exc:
             say(f"kept {letter.message_id}: still invalid: {exc.reason}")
             return [], False
-        return [(letter.partition_key or event.user_id, letter.payload)], True
+        return [(letter.partition_key or partition_key(event), letter.payload)], True
     try:
         records = read_batch(kinesis, stream_name(letter, default_stream), letter)
     except (ClientError, BotoCoreError) as exc:

@@ -115,6 +115,13 @@ def kinesis_batch() -> dict[str, object]:
             "item": {"category": ["Action", "Sci-Fi"], "title": "Star Wars (1977)"},
             "recommendation_id": "6f1c2a9e-8d41-4b7a-9c3e-2f5d7b1a0c44",  # from a recommendations response
         },
+        {
+            "event_id": "i-1",
+            "event_type": "item_update",  # a catalogue change: no user, keyed by its item
+            "item_id": "shoe-43",
+            "timestamp": T0 + 500,
+            "item": {"title": "Trail runner", "categories": ["Sports", "Shoes"], "brand": "Asics", "price": 139.0},
+        },
         {"event_id": "x-1", "event_type": "teleport", "user_id": "mallory", "timestamp": T0},
         "this is not JSON",
     ]
@@ -122,7 +129,7 @@ def kinesis_batch() -> dict[str, object]:
     for i, event in enumerate(events):
         data = event if isinstance(event, str) else json.dumps(event)
         seq = f"4959033827149025660855969253836157109592157598913658{8800 + i:04d}"
-        user = event["user_id"] if isinstance(event, dict) else "unknown"
+        user = (event.get("user_id") or event["item_id"]) if isinstance(event, dict) else "unknown"
         records.append(
             {
                 "kinesis": {
@@ -166,7 +173,7 @@ API_SAMPLES: list[tuple[str, str, str, str, str, dict[str, object] | None]] = [
         {"item_ids": ["shoe-42", "movie-50", "unknown-1"], "explain": True},
     ),
     ("api/similar_items.json", "/items/{item_id}/similar", "GET", "/items/shoe-42/similar", "k=5", None),
-    ("api/popular.json", "/popular", "GET", "/popular", "k=5&category=Shoes", None),
+    ("api/popular.json", "/popular", "GET", "/popular", "k=5&category=Shoes&window=24h", None),
     ("api/get_profile.json", "/users/{user_id}/profile", "GET", "/users/alice/profile", "", None),
     ("api/delete_user.json", "/users/{user_id}", "DELETE", "/users/alice", "", None),
     ("api/get_erasure.json", "/erasures/{erasure_id}", "GET", "/erasures/" + SAMPLE_ERASURE, "", None),

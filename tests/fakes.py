@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pulse.domain.activity import Tally
+from pulse.domain.catalog import CatalogItem
 from pulse.domain.erasure import ErasureCounts, ErasureJob
 from pulse.domain.profile import UserProfile
 from pulse.domain.updater import ProfileState, ProfileUpdate, dump_state, load_state
 from pulse.ports import (
+    ActivityStore,
+    CatalogChange,
+    CatalogStore,
     DeadLetter,
     DeadLetterSink,
     DueProfiles,
@@ -221,3 +226,69 @@ class MemoryRawData(RawDataEraser):
         if self.fail:
             raise TransientFailure("bucket unavailable")
         return {u: ErasureCounts(lines_removed=self.lines.pop(u, 0)) for u in user_ids}
+
+
+class MemoryCatalog(CatalogStore):
+    """The catalogue table with its ``changes`` index: every write is a change at the store's clock."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[CatalogItem | None, float]] = {}
+        self.clock = 1_000.0
+        self.fail = False
+
+    def _write(self, item_id: str, item: CatalogItem | None) -> bool:
+        if self.fail:
+            raise TransientFailure("throttled")
+        self.clock += 1.0
+        existed = self.rows.get(item_id, (None, 0.0))[0] is not None
+        self.rows[item_id] = (item, self.clock)
+        return existed
+
+    def get(self, item_id: str) -> CatalogItem | None:
+        return self.rows.get(item_id, (None, 0.0))[0]
+
+    def put(self, item: CatalogItem, expected_updated_at: float | None = None) -> bool:
+        current = self.get(item.item_id)
+        if expected_updated_at is not None and (current is None or current.updated_at != expected_updated_at):
+            raise StoreConflict(item.item_id)
+        return self._write(item.item_id, item)
+
+    def put_many(self, items: Sequence[CatalogItem]) -> list[int]:
+        for item in items:
+            self._write(item.item_id, item)
+        return []
+
+    def delete(self, item_id: str) -> bool:
+        return self._write(item_id, None)
+
+    def _change(self, item_id: str) -> CatalogChange:
+        item, at = self.rows[item_id]
+        return CatalogChange(item_id, item is None or not item.available, at, item)
+
+    def blocked(self) -> set[str]:
+        return {c.item_id for c in map(self._change, self.rows) if c.blocked}
+
+    def changes(self, since: float) -> list[CatalogChange]:
+        return [c for c in map(self._change, self.rows) if c.changed_at > since]
+
+    def latest(self, limit: int) -> list[CatalogChange]:
+        return sorted(map(self._change, self.rows), key=lambda c: -c.changed_at)[:limit]
+
+
+class MemoryActivity(ActivityStore):
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], float] = {}
+        self.events: dict[tuple[str, str], int] = {}
+
+    def add(self, tallies: dict[tuple[str, str], Tally]) -> int:
+        for key, row in tallies.items():
+            self.rows[key] = self.rows.get(key, 0.0) + row.weight
+            self.events[key] = self.events.get(key, 0) + row.events
+        return 0
+
+    def totals(self, buckets: Sequence[str]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for (bucket, item), weight in self.rows.items():
+            if bucket in buckets:
+                out[item] = out.get(item, 0.0) + weight
+        return out

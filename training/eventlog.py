@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from pulse.domain.events import BehaviorEvent, InvalidEvent, parse_event
+from pulse.domain.records import parse_record
 from training.table import EventTable, TableBuilder
 
 
@@ -75,11 +76,12 @@ def _parsed(source: str, s3: Any, now: float, errors: list[tuple[int, str]]) -> 
         if not line.strip():
             continue
         try:
-            event = parse_event(line.rstrip(b"\r\n"), now=now)
+            event = parse_record(line.rstrip(b"\r\n"), now=now)
         except InvalidEvent as exc:
             errors.append((number, exc.reason))
             continue
-        yield number, event
+        if isinstance(event, BehaviorEvent):  # catalogue changes (item_update) are not behaviour
+            yield number, event
 
 
 def read_events(source: str, s3: Any = None, now: float = 4e9) -> tuple[list[BehaviorEvent], list[tuple[int, str]]]:

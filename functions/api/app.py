@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pulse import __version__
+from pulse.domain.activity import WINDOW_PATTERN
 from pulse.domain.catalog import ITEM_ID
 from pulse.http import errors, spec
 from pulse.http.cursor import CURSOR_PATTERN
@@ -107,7 +108,7 @@ def get_recommendations(
     explain: Explain = False,
 ) -> Recommendations:
     started = time.perf_counter()
-    answer = recommendations.recommend(deps.holder, deps.store, user_id, k, category, _ids(exclude), explain)
+    answer = recommendations.recommend(deps.serving, deps.store, user_id, k, category, _ids(exclude), explain)
     if answer.telemetry.cold_start:
         metrics.add_metric(name="ColdStartUsers", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="CandidatesScored", unit=MetricUnit.Count, value=answer.telemetry.candidates)
@@ -118,14 +119,14 @@ def get_recommendations(
 @app.post("/users/<user_id>/rank", responses=errors.responses(RankedItems, 400, 413, 415, 503))
 def rank_items(deps: Deps, user_id: UserIdPath, request: Annotated[RankRequest, Body()]) -> RankedItems:
     started = time.perf_counter()
-    body = recommendations.rank(deps.holder, deps.store, user_id, request.item_ids, request.explain)
+    body = recommendations.rank(deps.serving, deps.store, user_id, request.item_ids, request.explain)
     _timed("RankLatency", started)
     return body
 
 
 @app.get("/items/<item_id>/similar", responses=errors.responses(SimilarItems, 400, 404, 503))
 def similar_items(deps: Deps, item_id: ItemIdPath, k: K = 10) -> SimilarItems:
-    return recommendations.similar(deps.holder, item_id, k)
+    return recommendations.similar(deps.serving, item_id, k)
 
 
 @app.get("/popular", responses=errors.responses(PopularItems, 400, 404, 503))
@@ -134,8 +135,15 @@ def popular_items(
     k: K = 10,
     segment: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     category: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    window: Annotated[
+        str | None,
+        Query(
+            pattern=WINDOW_PATTERN,
+            description="Count live interactions of this period: 1h-48h or 1d-30d (default: the model's popularity)",
+        ),
+    ] = None,
 ) -> PopularItems:
-    return recommendations.popular(deps.holder, k, segment, category)
+    return recommendations.popular(deps.serving, k, segment, category, window)
 
 
 @app.get("/users/<user_id>/profile", responses=errors.responses(Profile, 400, 404))

@@ -54,6 +54,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         half_life_days=settings.decay_half_life_days,
         impressions_tracked=settings.ad_impressions_tracked,
         concurrency=settings.updater_user_concurrency,
+        catalog=deps.catalog,
+        activity=deps.activity,
     )
     metrics.add_metric(name="EventsApplied", unit=MetricUnit.Count, value=outcome.applied)
     metrics.add_metric(name="EventsFromRecommendations", unit=MetricUnit.Count, value=outcome.attributed)
@@ -61,6 +63,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=outcome.dead_lettered)
     metrics.add_metric(name="ProfileWrites", unit=MetricUnit.Count, value=outcome.writes)
     metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=len(outcome.failed))
+    metrics.add_metric(name="CatalogItemsChanged", unit=MetricUnit.Count, value=outcome.items_changed)
+    metrics.add_metric(name="PopularityCountersUnwritten", unit=MetricUnit.Count, value=outcome.counters_unwritten)
     logger.info(
         "batch applied",
         extra={
@@ -72,6 +76,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             "dead_lettered": outcome.dead_lettered,
             "writes": outcome.writes,
             "retried": len(outcome.failed),
+            "items_changed": outcome.items_changed,
+            "counters_unwritten": outcome.counters_unwritten,
         },
     )
 

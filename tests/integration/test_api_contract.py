@@ -86,16 +86,20 @@ def routes(aws_stack: AwsStack) -> Any:
         return call(fn, aws_stack, logical_id, method, path, template, **kwargs)
 
     provider = aws_stack.dependencies("ApiFunction")
-    route.without_model = lambda: provider.override(  # type: ignore[attr-defined]
-        replace(provider(), holder=_holder(NoModel()))
-    )
+
+    def without_model() -> Any:
+        deps = provider()
+        holder = _holder(NoModel(), deps.holder.catalog)
+        return provider.override(replace(deps, serving=replace(deps.serving, holder=holder)))
+
+    route.without_model = without_model  # type: ignore[attr-defined]
     return route
 
 
-def _holder(source: Any) -> Any:
+def _holder(source: Any, catalog: Any) -> Any:
     from pulse.services.model_holder import ModelHolder
 
-    return ModelHolder(source)
+    return ModelHolder(source, catalog=catalog)
 
 
 def test_every_answer_of_every_route_is_the_one_the_spec_documents(aws_stack: AwsStack, routes: Any) -> None:
@@ -147,13 +151,18 @@ def test_every_answer_of_every_route_is_the_one_the_spec_documents(aws_stack: Aw
     assert status == 200 and body["status"] == "pending" and body["counts"]["lines_removed"] == 0
     assert r("GET", f"/erasures/{'0' * 32}", erasure)[0] == 404
     assert r("GET", f"/erasures/{'x' * 65}", erasure)[0] == 400
-    # with no model promoted yet: 503 on every model route
+    # with no model promoted yet: answers from live popularity and the catalogue, model_version null
     with r.without_model():
         assert r("GET", "/health", "/health")[1]["model_version"] is None
-        assert r("GET", "/users/ann/recommendations", recs)[0] == 503
-        assert r("POST", "/users/ann/rank", rank, body={"item_ids": ["m1"]})[0] == 503
-        assert r("GET", "/items/m1/similar", similar)[0] == 503
-        assert r("GET", "/popular", "/popular")[0] == 503
+        status, body = r("GET", "/users/ann/recommendations", recs)
+        assert status == 200 and body["model_version"] is None
+        status, body = r("POST", "/users/ann/rank", rank, body={"item_ids": ["m1"]})
+        assert status == 200 and body["model_version"] is None and body["items"][0]["score"] is None
+        assert r("GET", "/items/m1/similar", similar)[0] == 404  # neither a model nor the catalogue knows it
+        status, body = r("GET", "/popular", "/popular")
+        assert status == 200 and body["model_version"] is None and body["window"] == "7d"
+        assert r("GET", "/popular", "/popular", query={"window": "49h"})[0] == 400
+        assert r("GET", "/popular", "/popular", query={"segment": "new_users", "window": "1h"})[0] == 404
 
 
 def test_scores_share_one_scale_for_known_and_cold_start_users(aws_stack: AwsStack, routes: Any) -> None:

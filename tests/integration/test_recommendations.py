@@ -134,10 +134,11 @@ def fresh_holder(aws_stack: AwsStack, override) -> Any:
     from pulse.adapters.model_store import S3ModelSource
     from pulse.config import get_settings
     from pulse.services.model_holder import ModelHolder
+    from pulse.services.recommendations import Serving
 
     provider = aws_stack.dependencies("ApiFunction")
     holder = ModelHolder(S3ModelSource(get_settings()), refresh_seconds=0)
-    override(provider, replace(provider(), holder=holder))
+    override(provider, replace(provider(), serving=Serving(holder)))  # no catalogue: the model alone
     return holder
 
 

@@ -33,6 +33,9 @@ class Changes(CatalogStore):
     def blocked(self) -> set[str]:
         return set(self.start)
 
+    def latest(self, limit: int) -> list[CatalogChange]:
+        return []
+
     def changes(self, since: float) -> list[CatalogChange]:
         if self.fail:
             raise TransientFailure("throttled")

@@ -84,7 +84,7 @@ def test_an_audience_is_paged_with_cursors_that_belong_to_it(store: MemoryProfil
 
 
 def test_recommendations_rank_similar_and_popular(source: MemoryModelSource, store: MemoryProfileStore) -> None:
-    holder = ModelHolder(source)
+    holder = recommendations.Serving(ModelHolder(source))
     answer = recommendations.recommend(holder, store, "ann", 5, None, ["m9"], explain=True)
     body = answer.body
     assert body.model_version == "v1" and len(body.items) == 5 and not answer.telemetry.cold_start

@@ -17,6 +17,12 @@ class Settings(BaseModel):
     segments_table: str = Field("pulse-segments", alias="SEGMENTS_TABLE")
     clients_table: str = Field("pulse-clients", alias="CLIENTS_TABLE")
     items_table: str = Field("pulse-items", alias="ITEMS_TABLE")
+    activity_table: str = Field("pulse-activity", alias="ACTIVITY_TABLE")
+    # live popularity: how often a serving copy re-reads a window's counters
+    popularity_refresh_seconds: float = Field(30.0, gt=0, le=3600, alias="POPULARITY_REFRESH_SECONDS")
+    # recommendation pages with a model: at most this share of the slots goes to catalogue items the
+    # model does not know yet (new arrivals, scored by content)
+    new_item_share: float = Field(0.2, ge=0, le=0.5, alias="NEW_ITEM_SHARE")
     # how often a serving copy of the catalogue asks what changed (an unavailable item leaves answers then)
     catalog_refresh_seconds: float = Field(2.0, gt=0, le=60, alias="CATALOG_REFRESH_SECONDS")
     event_stream: str = Field("pulse-events", alias="EVENT_STREAM")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pulse.access import Client
+from pulse.domain.activity import Tally
 from pulse.domain.catalog import CatalogItem
 from pulse.domain.erasure import ErasureCounts, ErasureJob
 from pulse.domain.updater import ProfileState, ProfileUpdate
@@ -168,6 +169,7 @@ class CatalogChange:
     item_id: str
     blocked: bool  # unavailable or deleted: never recommended
     changed_at: float
+    item: CatalogItem | None = None  # the item as written (None for a deletion)
 
 
 class CatalogStore(ABC):
@@ -195,3 +197,17 @@ class CatalogStore(ABC):
     @abstractmethod
     def changes(self, since: float) -> list[CatalogChange]:
         """Items written after ``since`` (epoch seconds), blocked or not."""
+
+    @abstractmethod
+    def latest(self, limit: int) -> list[CatalogChange]:
+        """The ``limit`` most recently written items, newest first (a serving copy's start)."""
+
+
+class ActivityStore(ABC):
+    @abstractmethod
+    def add(self, tallies: dict[tuple[str, str], Tally]) -> int:
+        """Add the tallies to their (bucket, item) counters; how many could not be written."""
+
+    @abstractmethod
+    def totals(self, buckets: Sequence[str]) -> dict[str, float]:
+        """Item id -> summed weight over the buckets (the items of those buckets only)."""

@@ -12,6 +12,7 @@ from threading import Lock
 
 from pulse.config import Settings, get_settings
 from pulse.ports import (
+    ActivityStore,
     CatalogStore,
     ClientDirectory,
     DeadLetterSink,
@@ -24,6 +25,7 @@ from pulse.ports import (
     SegmentDirectory,
 )
 from pulse.services.model_holder import ModelHolder
+from pulse.services.recommendations import Serving
 
 
 class Provider[T]:
@@ -63,9 +65,13 @@ class ApiDependencies:
     settings: Settings
     store: ProfileStore
     directory: SegmentDirectory
-    holder: ModelHolder
+    serving: Serving
     erasure_jobs: ErasureJobs
     erasure_queue: ErasureQueue
+
+    @property
+    def holder(self) -> ModelHolder:
+        return self.serving.holder
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,8 @@ class UpdaterDependencies:
     settings: Settings
     store: ProfileStore
     dead_letters: DeadLetterSink
+    catalog: CatalogStore
+    activity: ActivityStore
 
 
 @dataclass(frozen=True)
@@ -104,22 +112,25 @@ class RefresherDependencies:
 
 
 def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
+    from pulse.adapters.activity_store import DynamoActivityStore
     from pulse.adapters.catalog_store import DynamoCatalogStore
     from pulse.adapters.erasure import S3ErasureJobs, SqsErasureQueue
     from pulse.adapters.model_store import S3ModelSource
     from pulse.adapters.profile_store import DynamoProfileStore
     from pulse.adapters.segment_directory import DynamoSegmentDirectory
     from pulse.services.catalog_view import CatalogView
+    from pulse.services.live_popularity import LivePopularity
 
     settings = get_settings()
     catalog = CatalogView(DynamoCatalogStore(settings), settings.catalog_refresh_seconds)
     source = S3ModelSource(settings)
     holder = ModelHolder(source, settings.model_refresh_seconds, on_failure=on_model_failure, catalog=catalog)
+    popularity = LivePopularity(DynamoActivityStore(settings), settings.popularity_refresh_seconds)
     return ApiDependencies(
         settings,
         DynamoProfileStore(settings),
         DynamoSegmentDirectory(settings),
-        holder,
+        Serving(holder, popularity, settings.new_item_share),
         S3ErasureJobs(settings),
         SqsErasureQueue(settings),
     )
@@ -151,11 +162,19 @@ def build_collector() -> CollectorDependencies:
 
 
 def build_updater() -> UpdaterDependencies:
+    from pulse.adapters.activity_store import DynamoActivityStore
     from pulse.adapters.aws import SqsDeadLetterSink
+    from pulse.adapters.catalog_store import DynamoCatalogStore
     from pulse.adapters.profile_store import DynamoProfileStore
 
     settings = get_settings()
-    return UpdaterDependencies(settings, DynamoProfileStore(settings), SqsDeadLetterSink(settings))
+    return UpdaterDependencies(
+        settings,
+        DynamoProfileStore(settings),
+        SqsDeadLetterSink(settings),
+        DynamoCatalogStore(settings),
+        DynamoActivityStore(settings),
+    )
 
 
 def build_refresher() -> RefresherDependencies:

@@ -113,20 +113,42 @@ class DynamoCatalogStore(CatalogStore):
         for shard in range(SHARDS):
             condition = "shard = :s AND changed_at > :t"
             for page in self._query(CHANGES, condition, values | {":s": {"S": str(shard)}}):
-                out += [
-                    CatalogChange(row["item_id"]["S"], "blocked" in row, float(row["changed_at"]["N"])) for row in page
-                ]
+                out += [_change(row) for row in page]
         return out
 
-    def _query(self, index: str, condition: str, values: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    def latest(self, limit: int) -> list[CatalogChange]:
+        out: list[CatalogChange] = []
+        for shard in range(SHARDS):
+            values = {":s": {"S": str(shard)}}
+            for page in self._query(CHANGES, "shard = :s", values, newest_first=True, limit=limit):
+                out += [_change(row) for row in page]
+        out.sort(key=lambda c: c.changed_at, reverse=True)
+        return out[:limit]
+
+    def _query(
+        self, index: str, condition: str, values: dict[str, Any], newest_first: bool = False, limit: int | None = None
+    ) -> list[list[dict[str, Any]]]:
         pages: list[list[dict[str, Any]]] = []
-        start = None
+        start, read = None, 0
         while True:
             extra: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
             answer = self._call(
-                "query", IndexName=index, KeyConditionExpression=condition, ExpressionAttributeValues=values, **extra
+                "query",
+                IndexName=index,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ScanIndexForward=not newest_first,
+                **extra,
             )
             pages.append(answer.get("Items", []))
+            read += len(pages[-1])
             start = answer.get("LastEvaluatedKey")
-            if not start:
+            if not start or (limit is not None and read >= limit):
                 return pages
+
+
+def _change(row: dict[str, Any]) -> CatalogChange:
+    doc = row.get("doc", {}).get("S")
+    deleted = row.get("deleted", {}).get("BOOL", False)
+    item = CatalogItem.model_validate_json(doc) if doc and not deleted else None
+    return CatalogChange(row["item_id"]["S"], "blocked" in row, float(row["changed_at"]["N"]), item)

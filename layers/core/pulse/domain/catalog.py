@@ -7,7 +7,7 @@ tombstone, so every serving copy learns that the item is gone). One model valida
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator
 
@@ -110,3 +110,35 @@ def patched(item: CatalogItem, fields: ItemFields, now: float) -> CatalogItem:
     """A PATCH: only the given fields change (``null`` is not a value: a field cannot be unset)."""
     changes = fields.model_dump(exclude_unset=True, exclude_none=True)
     return item.model_copy(update={**changes, "updated_at": now})
+
+
+class ItemUpdateEvent(BaseModel):
+    """A catalogue change on the stream (``event_type`` ``item_update``): the item's fields in
+    ``item``, validated exactly as ``PATCH /items/{item_id}`` validates them. It creates the item or
+    changes the given fields; a change older than the item's last write (or the same change sent
+    again) has no effect: the latest ``timestamp`` wins."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str = Field(min_length=1, max_length=128)
+    event_type: Literal["item_update"]
+    item_id: str = Field(pattern=ITEM_ID, min_length=1, max_length=128)
+    timestamp: float
+    item: ItemFields = Field(default_factory=lambda: ItemFields.model_validate({}))
+    context: dict[str, Annotated[str, StringConstraints(max_length=512)]] | None = None
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _timestamp(cls, value: object) -> float:
+        from pulse.domain.events import to_epoch
+
+        return to_epoch(value)
+
+
+def updated(current: CatalogItem | None, change: ItemUpdateEvent) -> CatalogItem | None:
+    """The item after a stream change; None when the change is not newer than the item."""
+    if current is None:
+        return replaced(change.item_id, change.item, change.timestamp, None)
+    if change.timestamp <= current.updated_at:
+        return None
+    return patched(current, change.item, change.timestamp)

@@ -79,6 +79,7 @@ class ProfileUpdate:
     attributed: int = 0  # applied events that carried a recommendation_id
     joined: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
+    events: list[BehaviorEvent] = field(default_factory=list)  # those applied, for live popularity
 
     @property
     def changed(self) -> bool:
@@ -117,6 +118,7 @@ def apply_user_events(
             state.recent_event_ids.append(item.event.event_id)
             update.applied += 1
             update.attributed += item.event.recommendation_id is not None
+            update.events.append(item.event)
         pos = item.position
         if pos is not None:
             mark = state.applied.get(pos.shard_id)

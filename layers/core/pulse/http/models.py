@@ -70,7 +70,9 @@ class Recommendations(BaseModel):
 
     user_id: str
     recommendation_id: str = Field(description="Unique per answer; send it back with events to attribute them")
-    model_version: str | None
+    model_version: str | None = Field(
+        description="null before any model: the answer comes from the live catalogue and live popularity"
+    )
     items: list[ScoredItem]
 
 
@@ -106,7 +108,10 @@ class SimilarItems(BaseModel):
 class PopularItems(BaseModel):
     segment: str | None
     category: str | None
-    model_version: str | None
+    window: str | None = Field(
+        default=None, description="The period of live interactions counted (null: the model's popularity)"
+    )
+    model_version: str | None = Field(description="null before any model: the answer comes from live popularity")
     items: list[ListedItem]
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pulse.domain.catalog import CatalogItem, ItemFields, NewItem, patched, replaced
+from pulse.domain.catalog import CatalogItem, ItemFields, ItemUpdateEvent, NewItem, patched, replaced, updated
 from pulse.errors import UnknownItem
 from pulse.http.models import CollectResult, Rejection
-from pulse.ports import CatalogStore, StoreConflict
+from pulse.ports import CatalogStore, StoreConflict, TransientFailure
 
 PATCH_ATTEMPTS = 3
 
@@ -71,3 +71,20 @@ def get_item(store: CatalogStore, item_id: str) -> CatalogItem:
 
 def delete_item(store: CatalogStore, item_id: str) -> bool:
     return store.delete(item_id)
+
+
+def apply_item_update(store: CatalogStore, change: ItemUpdateEvent) -> bool:
+    """An ``item_update`` from the stream: create the item or change the given fields, unless the
+    item was written at or after the change's time (a repeat or an older change); whether it changed.
+    A concurrent write is read again; one that keeps changing is a ``TransientFailure`` (retried)."""
+    for _ in range(PATCH_ATTEMPTS):
+        current = store.get(change.item_id)
+        item = updated(current, change)
+        if item is None:
+            return False
+        try:
+            store.put(item, expected_updated_at=current.updated_at if current else None)
+        except StoreConflict:
+            continue
+        return True
+    raise TransientFailure(f"item {change.item_id} kept changing under {PATCH_ATTEMPTS} attempts")

@@ -19,9 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import cast
 
-from pulse.domain.events import InvalidEvent, parse_event
+from pulse.domain.activity import tally as activity_tally
+from pulse.domain.catalog import ItemUpdateEvent
+from pulse.domain.events import InvalidEvent
+from pulse.domain.records import parse_record
 from pulse.domain.updater import PositionedEvent, ProfileUpdate, StreamPosition, apply_user_events
 from pulse.ports import (
+    ActivityStore,
+    CatalogStore,
     DeadLetter,
     DeadLetterSink,
     PermanentFailure,
@@ -71,6 +76,8 @@ class BatchOutcome:
     writes: int = 0
     conflicts: int = 0
     users: int = 0
+    items_changed: int = 0  # item_update events that changed the catalogue
+    counters_unwritten: int = 0  # live-popularity counters DynamoDB did not take (a statistic, not retried)
 
 
 def shard_of(event_id: str) -> str:
@@ -86,20 +93,15 @@ def process_batch(
     now: float | None = None,
     impressions_tracked: bool = True,
     concurrency: int = 1,
+    catalog: CatalogStore | None = None,
+    activity: ActivityStore | None = None,
 ) -> BatchOutcome:
+    """Apply the batch; ``catalog`` takes its ``item_update`` events, ``activity`` counts what the
+    applied events say about items (live popularity)."""
     now = time.time() if now is None else now
     outcome = BatchOutcome()
-    by_user: dict[str, list[PositionedEvent]] = defaultdict(list)
-    letters: list[DeadLetter] = []
-
+    by_user, item_changes, letters = _read(records, now, with_catalog=catalog is not None)
     record_at = {record.position: record for record in records}
-    for record in records:
-        try:
-            event = parse_event(record.data, now=now)
-        except InvalidEvent as exc:
-            letters.append(record.letter(exc.reason))
-            continue
-        by_user[event.user_id].append(PositionedEvent(event, record.position))
 
     marks = _ShardMarks()
     if letters:
@@ -133,19 +135,67 @@ def process_batch(
     else:
         with ThreadPoolExecutor(workers, thread_name_prefix="user") as pool:
             results = list(pool.map(lambda kv: apply(*kv), ordered))
+    if catalog is not None:
+        outcome.items_changed = _apply_item_changes(catalog, item_changes, marks)
+    applied_events = []
     for result in results:
         if result is None:
             continue
         update, writes, conflicts = result
+        applied_events += update.events
         outcome.applied += update.applied  # 0 when nothing changed (then nothing was written)
         outcome.attributed += update.attributed
         outcome.skipped += update.skipped
         outcome.writes += writes
         outcome.conflicts += conflicts
 
+    if activity is not None and applied_events:
+        outcome.counters_unwritten = activity.add(activity_tally(applied_events, now))
     outcome.dead_lettered = marks.dead_lettered
     outcome.failed = {r.sequence_number for r in records if marks.failed_before(r.position, inclusive=True)}
     return outcome
+
+
+def _read(
+    records: Sequence[StreamRecord], now: float, with_catalog: bool
+) -> tuple[dict[str, list[PositionedEvent]], list[tuple[StreamRecord, ItemUpdateEvent]], list[DeadLetter]]:
+    """Each record parsed: users' events grouped by user (stream order kept), catalogue changes, and
+    dead letters for what can never be applied."""
+    by_user: dict[str, list[PositionedEvent]] = defaultdict(list)
+    item_changes: list[tuple[StreamRecord, ItemUpdateEvent]] = []
+    letters: list[DeadLetter] = []
+    for record in records:
+        try:
+            event = parse_record(record.data, now=now)
+        except InvalidEvent as exc:
+            letters.append(record.letter(exc.reason))
+            continue
+        if isinstance(event, ItemUpdateEvent):
+            if with_catalog:
+                item_changes.append((record, event))
+            else:
+                letters.append(record.letter("item_update: this processor has no catalogue"))
+            continue
+        by_user[event.user_id].append(PositionedEvent(event, record.position))
+    return by_user, item_changes, letters
+
+
+def _apply_item_changes(
+    catalog: CatalogStore, changes: list[tuple[StreamRecord, ItemUpdateEvent]], marks: "_ShardMarks"
+) -> int:
+    """Apply catalogue changes in stream order (one item's changes share a shard, keyed by item id);
+    a transient failure fails its shard from there, like a user's."""
+    from pulse.services.catalog import apply_item_update
+
+    changed = 0
+    for record, change in changes:
+        if marks.failed_before(record.position, inclusive=True):
+            continue
+        try:
+            changed += apply_item_update(catalog, change)
+        except TransientFailure:
+            marks.fail_from(record.position)
+    return changed
 
 
 class _ShardMarks:

@@ -46,23 +46,30 @@ class ModelHolder:
     def version(self) -> str | None:
         return self.scorer.model.version if self.scorer else None
 
-    def current(self) -> Scorer:
+    def serving(self) -> Scorer | None:
+        """The scorer of the served version (None before any is promoted), the live catalogue's
+        availability applied to it; the pointer and the catalogue are looked at when due."""
         now = self.clock()
         if self.checked_at is None or now - self.checked_at >= self.refresh_seconds:
             self.checked_at = now
             self.refresh()
-        if self.scorer is None:
-            raise ModelUnavailable("no model version has been promoted yet")
         if self.catalog is not None:
-            self._follow(self.catalog, self.scorer.model)
+            self.catalog.refresh()
+            if self.scorer is not None:
+                self._follow(self.catalog, self.scorer.model)
         return self.scorer
+
+    def current(self) -> Scorer:
+        scorer = self.serving()
+        if scorer is None:
+            raise ModelUnavailable("no model version has been promoted yet")
+        return scorer
 
     def blocked(self) -> set[str]:
         """Items the live catalogue says must not be recommended now (empty without a catalogue)."""
         return self.catalog.blocked if self.catalog is not None else set()
 
     def _follow(self, catalog: CatalogView, model: RecModel) -> None:
-        catalog.refresh()
         if self._applied != (model.version, catalog.generation):
             if self._trained_available is None or self._applied[0] != model.version:
                 self._trained_available = model.available.copy()

@@ -1,6 +1,9 @@
 """Use cases behind the recommendation routes: typed answers, with telemetry beside them.
 
-Profiles are read on every request: no cache stands between the updater and the next answer.
+Profiles are read on every request: no cache stands between the updater and the next answer. Before
+any model is promoted, every route answers from the live catalogue and live popularity
+(``live_answers``) with ``model_version`` null; with a model, catalogue items it does not know yet
+join its answers by content.
 """
 
 import uuid
@@ -9,12 +12,50 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pulse.domain.activity import DEFAULT_WINDOW, InvalidWindow, parse_window
 from pulse.domain.profile import UserProfile
+from pulse.errors import InvalidRequest, ModelUnavailable, UnknownItem, UnknownSegment
 from pulse.http.models import ListedItem, PopularItems, RankedItems, Recommendations, ScoredItem, SimilarItems
 from pulse.ports import ProfileStore
 from pulse.recommend import lists
 from pulse.recommend.scorer import Recommendation, significant
+from pulse.services import live_answers
+from pulse.services.catalog_view import CatalogView
+from pulse.services.live_answers import LiveContext
+from pulse.services.live_popularity import LivePopularity
 from pulse.services.model_holder import ModelHolder
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What the recommendation routes read: the served model (if any) with the live catalogue, and
+    live popularity."""
+
+    holder: ModelHolder
+    popularity: LivePopularity | None = None
+    new_item_share: float = 0.2
+
+    @property
+    def view(self) -> CatalogView | None:
+        return self.holder.catalog
+
+    def live(self, profile: UserProfile | None = None, window: str = DEFAULT_WINDOW) -> LiveContext | None:
+        """The live context (None without a catalogue copy, as in tests of the model alone)."""
+        if self.view is None:
+            return None
+        try:
+            period = parse_window(window)
+        except InvalidWindow as exc:
+            raise InvalidRequest(str(exc)) from exc
+        totals = self.popularity.totals(period) if self.popularity is not None else {}
+        return LiveContext(self.view, totals, window, profile)
+
+    def require_live(self, profile: UserProfile | None = None, window: str = DEFAULT_WINDOW) -> LiveContext:
+        """The live context, when there is no model to answer from."""
+        live = self.live(profile, window)
+        if live is None:
+            raise ModelUnavailable("no model version has been promoted yet, and no catalogue is configured")
+        return live
 
 
 @dataclass(frozen=True)
@@ -46,7 +87,7 @@ def _profile(store: ProfileStore, user_id: str) -> UserProfile | None:
 
 
 def recommend(
-    holder: ModelHolder,
+    serving: Serving,
     store: ProfileStore,
     user_id: str,
     k: int,
@@ -54,9 +95,22 @@ def recommend(
     exclude: Sequence[str],
     explain: bool,
 ) -> RecommendationAnswer:
-    scorer = holder.current()
-    sig = scorer.signals(_profile(store, user_id))
+    scorer = serving.holder.serving()
+    profile = _profile(store, user_id)
+    live = serving.live(profile)
+    if scorer is None:
+        recs = live_answers.live_page(live or serving.require_live(), k, exclude, category)
+        body = Recommendations(
+            user_id=user_id,
+            recommendation_id=str(uuid.uuid4()),
+            model_version=None,
+            items=[_item(r, explain) for r in recs],
+        )
+        return RecommendationAnswer(body, Telemetry(cold_start=profile is None, candidates=len(recs)))
+    sig = scorer.signals(profile)
     recs, candidates = scorer.page(sig, k=k, exclude=exclude, category=category, explain=explain)
+    if live is not None:
+        recs = live_answers.with_new_items(recs, live, scorer.model, k, serving.new_item_share, exclude, category)
     body = Recommendations(
         user_id=user_id,
         recommendation_id=str(uuid.uuid4()),
@@ -66,13 +120,20 @@ def recommend(
     return RecommendationAnswer(body, Telemetry(cold_start=sig.is_cold, candidates=candidates))
 
 
-def rank(holder: ModelHolder, store: ProfileStore, user_id: str, item_ids: Sequence[str], explain: bool) -> RankedItems:
-    """The given items in personalised order; ids the model does not know are kept, ranked last."""
-    scorer = holder.current()
-    model = scorer.model
-    sig = scorer.signals(_profile(store, user_id))
+def rank(serving: Serving, store: ProfileStore, user_id: str, item_ids: Sequence[str], explain: bool) -> RankedItems:
+    """The given items in personalised order; ids the model does not know are kept, ranked last
+    (those the live catalogue holds in content order, before ids nothing knows)."""
+    holder = serving.holder
+    scorer = holder.serving()
+    profile = _profile(store, user_id)
+    live = serving.live(profile)
     blocked = holder.blocked()  # unavailable or deleted in the live catalogue: left out
     requested = [item for item in dict.fromkeys(item_ids) if item not in blocked]  # de-duplicated, order kept
+    if scorer is None:
+        rows = _content_rows(live or serving.require_live(), requested, explain, "unknown to the catalogue")
+        return RankedItems(user_id=user_id, recommendation_id=str(uuid.uuid4()), model_version=None, items=rows)
+    model = scorer.model
+    sig = scorer.signals(profile)
     known = [(item, model.index[item]) for item in requested if item in model.index]
     unknown = [item for item in requested if item not in model.index]
     raw, z = scorer.score_items(sig, np.asarray([i for _, i in known], dtype=np.int64))
@@ -85,9 +146,13 @@ def rank(holder: ModelHolder, store: ProfileStore, user_id: str, item_ids: Seque
         if explain:
             rec.reasons = scorer.reasons(index, sig, z[:, pos] if z.size else None)
         rows.append(_item(rec, explain))
-    rows += [
-        ScoredItem(item_id=item, score=None, reasons=["unknown to the model"] if explain else None) for item in unknown
-    ]
+    if live is not None:
+        rows += _content_rows(live, unknown, explain, "unknown to the model")
+    else:
+        rows += [
+            ScoredItem(item_id=item, score=None, reasons=["unknown to the model"] if explain else None)
+            for item in unknown
+        ]
     return RankedItems(user_id=user_id, recommendation_id=str(uuid.uuid4()), model_version=model.version, items=rows)
 
 
@@ -95,13 +160,49 @@ def _listed(rec: Recommendation) -> ListedItem:
     return ListedItem(item_id=rec.item_id, score=rec.score, reasons=rec.reasons, metadata=rec.metadata or None)
 
 
-def similar(holder: ModelHolder, item_id: str, k: int) -> SimilarItems:
-    model = holder.current().model
-    items = [_listed(r) for r in lists.similar(model, item_id, k)]
-    return SimilarItems(item_id=item_id, model_version=model.version, items=items)
+def _content_rows(live: LiveContext, item_ids: list[str], explain: bool, unknown: str) -> list[ScoredItem]:
+    return [
+        ScoredItem(item_id=item, score=score, reasons=[reason] if explain else None, metadata=_held(live.view, item))
+        for item, score, reason in live_answers.content_ranked(live, item_ids, unknown)
+    ]
 
 
-def popular(holder: ModelHolder, k: int, segment: str | None, category: str | None) -> PopularItems:
-    model = holder.current().model
-    items = [_listed(r) for r in lists.popular(model, k, segment, category)]
-    return PopularItems(segment=segment, category=category, model_version=model.version, items=items)
+def _held(view: CatalogView, item_id: str) -> dict[str, object] | None:
+    item = view.items.get(item_id)
+    return item.metadata() or None if item is not None else None
+
+
+def similar(serving: Serving, item_id: str, k: int) -> SimilarItems:
+    scorer = serving.holder.serving()
+    model = scorer.model if scorer is not None else None
+    if model is not None and item_id in model.index:
+        items = [_listed(r) for r in lists.similar(model, item_id, k)]
+        return SimilarItems(item_id=item_id, model_version=model.version, items=items)
+    found = live_answers.similar_in_catalogue(serving.view, model, item_id, k) if serving.view is not None else None
+    if found is None:
+        if model is None and serving.view is None:
+            serving.holder.current()  # raises: nothing to answer from
+        raise UnknownItem(f"neither the model nor the catalogue knows an item {item_id}")
+    return SimilarItems(
+        item_id=item_id, model_version=model.version if model else None, items=[_listed(r) for r in found]
+    )
+
+
+def popular(
+    serving: Serving, k: int, segment: str | None, category: str | None, window: str | None = None
+) -> PopularItems:
+    """With a ``window``, live interactions of that period; without one, the model's popularity and
+    trend, or live popularity of ``DEFAULT_WINDOW`` before any model."""
+    scorer = serving.holder.serving()
+    model = scorer.model if scorer is not None else None
+    if model is not None and window is None:
+        items = [_listed(r) for r in lists.popular(model, k, segment, category)]
+        return PopularItems(segment=segment, category=category, model_version=model.version, items=items)
+    if segment is not None:  # live counters are kept over everyone, not per segment
+        when = f"over a window ({window})" if window is not None else "before a model is trained"
+        raise UnknownSegment(f"no popularity for segment {segment} {when}: ask without segment, or without window")
+    live = serving.require_live(window=window or DEFAULT_WINDOW)
+    items = [_listed(r) for r in live_answers.popular_now(live, model, k, category)]
+    return PopularItems(
+        segment=None, category=category, window=live.window, model_version=model.version if model else None, items=items
+    )
