@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench bench-api bench-auth bench-scoring events openapi train models promote rollback movielens synthetic evaluate demo clean dead-letters replay-dead-letters backfill resegment
+.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench bench-api bench-auth bench-scoring bench-catalog events openapi train models promote rollback movielens synthetic evaluate demo clean dead-letters replay-dead-letters backfill resegment
 
 help:
 	@echo "make demo   - the whole product on MovieLens-100K on the local stack (SERVE=1 keeps it running)"
@@ -14,6 +14,7 @@ help:
 	@echo "make build  - sam build (needs python3.12 on PATH; see scripts/find_python.sh)"
 	@echo "make sizes  - unzipped size of each function with its layer"
 	@echo "make bench  - profile updater benchmark; make bench-api - scoring latency, cold start, memory"
+	@echo "make bench-scoring / bench-auth / bench-catalog - scoring at scale, authorizer, live catalogue"
 	@echo "operator commands: .venv/bin/pulse --help (make train/models/promote/rollback/backfill/resegment/"
 	@echo "  dead-letters/replay-dead-letters are aliases; STACK=<name> [REGION=] [PROFILE=] targets a deployed stack)"
 
@@ -94,6 +95,9 @@ bench-auth: venv
 
 bench-scoring: venv
 	$(PY) -m scripts.bench_scoring
+
+bench-catalog: venv
+	$(PY) -m scripts.bench_catalog
 
 demo: venv
 	$(PULSE) demo $(if $(SERVE),--serve) $(if $(SAMPLE),--sample $(SAMPLE))

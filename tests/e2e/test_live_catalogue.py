@@ -105,3 +105,33 @@ def test_an_item_update_on_the_stream_reaches_the_catalogue(stack: LocalStack) -
     assert requests.post(f"{api}/events", json={"events": [gone]}, timeout=30).json()["accepted"] == 1
     assert wait_for(lambda: _get(api, "/items/shoe-9").json()["available"] is False, timeout=15)
     assert _get(api, "/items/shoe-9").json()["price"] == 120.0  # only the given field changed
+
+
+def test_a_thousand_events_give_full_pages_and_a_new_item_reaches_its_category_fans(stack: LocalStack) -> None:
+    from training.synthetic import Shape, generate
+
+    api = stack.api_url
+    shape = Shape(users=40, items=300, events=1_000, categories=8, days=1.0, start=time.time() - 86_400)
+    events: list[Any] = list(generate(shape, seed=3))
+    for start in range(0, len(events), 500):
+        answer = requests.post(f"{api}/events", json={"events": events[start : start + 500]}, timeout=60).json()
+        assert answer["accepted"] == len(events[start : start + 500]), answer["rejected"][:3]
+    user = max({e["user_id"] for e in events}, key=lambda u: sum(e["user_id"] == u for e in events))
+
+    def full_page() -> bool:
+        body = _get(api, f"/users/{user}/recommendations", k=10).json()
+        return body["model_version"] is None and len(body["items"]) == 10
+
+    assert wait_for(full_page, timeout=60)
+    profile = _get(api, f"/users/{user}/profile").json()
+    strongest = max(profile["preferences"]["categories"].items(), key=lambda kv: kv[1])[0]
+    put = requests.put(f"{api}/items/fresh-1", json={"title": "Fresh", "categories": [strongest]}, timeout=30)
+    assert put.status_code == 201
+    started = time.monotonic()
+
+    def in_top_ten() -> bool:
+        items = _get(api, f"/users/{user}/recommendations", k=10, explain="true").json()["items"]
+        return "fresh-1" in {row["item_id"] for row in items}
+
+    assert wait_for(in_top_ten, timeout=5), strongest
+    assert time.monotonic() - started < 5

@@ -125,6 +125,7 @@ def test_rejected_records_are_replayed_only_once_they_pass_validation(aws_stack,
     _, drain, queue, kinesis, publisher, stream = wired
     clock = Clock()
     monkeypatch.setattr("pulse.domain.events.time", clock)
+    monkeypatch.setattr("pulse.domain.records.time", clock)
     monkeypatch.setattr("pulse.services.ingest.time", clock)
     # Given a record from a producer whose clock ran 10 minutes ahead, and one that is not JSON
     ahead = ev(1, "dan", "like") | {"timestamp": time.time() + 600}

@@ -43,3 +43,11 @@ def test_prune_keeps_the_strongest_signals_either_sign() -> None:
     for i, w in enumerate([1.0, -9.0, 3.0, 0.5]):
         scores.add(f"k{i}", w, 0.0, HL, limit=2)
     assert set(scores.scores) == {"k1", "k2"}
+
+
+def test_scores_decayed_beyond_float_range_are_simply_gone() -> None:
+    scores = DecayedScores()
+    scores.add("Drama", 10.0, at=0.0, half_life=1800.0, limit=10)
+    # 2**-(years / 30 min) underflows to 0.0: nothing is above any bar (no division by zero)
+    assert scores.top_at_least(5, 0.05, when=3e7, half_life=1800.0) == []
+    assert scores.top(5, when=3e7, half_life=1800.0) == [("Drama", 0.0)]

@@ -142,7 +142,7 @@ def test_without_a_model_a_page_follows_taste_then_popularity() -> None:
     assert [r.item_id for r in cold] == ["tv", "outside", "pan", "shoe"]
     assert cold[0].reasons == ["popular in the last 7d"] and cold[-1].reasons == ["in the catalogue"]
     runner = _profile(behaviour(1, "ann", "old-shoe", "purchase"))
-    page = live_page(LiveContext(view, popularity, "7d", runner), 3, ["pan"], None)
+    page = live_page(LiveContext(view, popularity, "7d", runner, now=NOW), 3, ["pan"], None)
     assert [r.item_id for r in page][:1] == ["shoe"] and "pan" not in {r.item_id for r in page}
     assert page[0].reasons == ["in Running, which you are browsing now"]
     assert page[0].metadata["brand"] == "Fleet"
@@ -159,7 +159,7 @@ def test_new_arrivals_take_a_bounded_share_of_a_model_page() -> None:
         version, index = "v1", {f"m{n}": n for n in range(10)}
 
     runner = _profile(behaviour(1, "ann", "old-shoe", "purchase"))
-    ctx = LiveContext(view, {}, "7d", runner)
+    ctx = LiveContext(view, {}, "7d", runner, now=NOW)
     page = with_new_items(model_page, ctx, Known(), 10, 0.2, [], None)  # type: ignore[arg-type]
     assert len(page) == 10 and [n for n, r in enumerate(page) if r.item_id.startswith("new-")] == [4, 9]
     assert page[4].reasons == ["new in Running, which you are browsing now"]

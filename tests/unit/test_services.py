@@ -147,3 +147,24 @@ def test_an_erased_user_stays_erased_for_the_tombstones_period_then_may_come_bac
     clock[0] += 3601.0  # after the period, the user's new events make a new profile
     deliver(8)
     assert profiles.get_profile(store, "ann").behavior.counts == {"rate": 1}
+
+
+def test_answers_carry_the_live_catalogues_metadata_and_new_items(
+    source: MemoryModelSource, store: MemoryProfileStore
+) -> None:
+    from pulse.domain.catalog import CatalogItem
+    from pulse.services.catalog_view import CatalogView
+    from tests.fakes import MemoryCatalog
+
+    catalog = MemoryCatalog()
+    catalog.put(CatalogItem(item_id="m5", title="Renamed", categories=["Drama"], created_at=1.0, updated_at=1.0))
+    catalog.put(CatalogItem(item_id="brand-new", title="New", categories=["Drama"], created_at=2.0, updated_at=2.0))
+    serving = recommendations.Serving(ModelHolder(source, catalog=CatalogView(catalog)), None, 0.3)
+    popular = recommendations.popular(serving, 48, None, None)
+    [m5] = [row for row in popular.items if row.item_id == "m5"]
+    assert m5.metadata is not None and m5.metadata["title"] == "Renamed"
+    page = recommendations.recommend(serving, store, "ann", 10, None, [], explain=True).body.items
+    [new] = [row for row in page if row.item_id == "brand-new"]  # ann likes Drama: the new film reaches her
+    assert new.reasons == ["new in Drama, which you like"] and page.index(new) == 2
+    ranked = recommendations.rank(serving, store, "ann", ["brand-new", "m5", "ghost"], explain=False).items
+    assert [row.item_id for row in ranked] == ["m5", "brand-new", "ghost"] and ranked[1].score is not None

@@ -60,6 +60,8 @@ class DecayedScores:
         if self.ref is None:
             return []
         factor = math.exp2(-(when - self.ref) / half_life)
+        if factor == 0.0:  # ``when`` is so many half-lives later that every score decayed to nothing
+            return []
         low = minimum * (1 - AT_LEAST_TOLERANCE)
         bar = low / factor * (1 - 1e-9)  # stored units; a hair lower still, the exact test is below
         above = sorted(((k, v) for k, v in self.scores.items() if v >= bar), key=lambda kv: (-kv[1], kv[0]))

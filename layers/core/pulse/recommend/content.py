@@ -41,17 +41,19 @@ def _scaled(pairs: Iterable[tuple[str, float]]) -> dict[str, float]:
     return {k: v / top for k, v in positive.items()} if top > 0 else {}
 
 
-def tastes(profile: UserProfile | None) -> Tastes:
+def tastes(profile: UserProfile | None, now: float) -> Tastes:
+    """Long-term affinities as of the user's last event (as the model's signals read them); the
+    session's categories as of ``now``, the request's time (intent fades within the hour)."""
     if profile is None:
         return Tastes()
-    now = profile.behavior.last_seen or profile.updated_at
+    last = profile.behavior.last_seen or profile.updated_at
     hl = profile.half_life_seconds
     prefs = profile.preferences
     return Tastes(
-        categories=_scaled(prefs.categories.top(TOP_AFFINITIES, now, hl)),
-        intent=_scaled(profile.intent.categories.top(TOP_AFFINITIES, now, INTENT_HALF_LIFE_SECONDS)),
-        brands=_scaled(prefs.brands.top(TOP_AFFINITIES, now, hl)),
-        bands=_scaled(prefs.price_bands.top(TOP_AFFINITIES, now, hl)),
+        categories=_scaled(prefs.categories.top(TOP_AFFINITIES, last, hl)),
+        intent=_scaled(profile.intent.categories.top_at_least(TOP_AFFINITIES, 0.05, now, INTENT_HALF_LIFE_SECONDS)),
+        brands=_scaled(prefs.brands.top(TOP_AFFINITIES, last, hl)),
+        bands=_scaled(prefs.price_bands.top(TOP_AFFINITIES, last, hl)),
     )
 
 
@@ -66,6 +68,25 @@ class LiveItems:
     by_band: dict[str, np.ndarray]
     created_at: np.ndarray
     n_categories: np.ndarray
+    tie_rank: np.ndarray  # each item's place by (newest first, then id): how equal scores are ordered
+    _weights: tuple[dict[str, float], np.ndarray, list[tuple[str, float]]] | None = None
+
+    def weights(self, popularity: dict[str, float]) -> tuple[np.ndarray, list[tuple[str, float]]]:
+        """Each item's weight in ``popularity`` (0 when absent), and the popular items not held here,
+        heaviest first; kept while the same totals are served, so a request does not look them up."""
+        cached = self._weights
+        if cached is not None and cached[0] is popularity:
+            return cached[1], cached[2]
+        out = np.zeros(len(self.items))
+        held = [(self.position[i], w) for i, w in popularity.items() if i in self.position]
+        if held:
+            rows, values = zip(*held, strict=True)
+            out[list(rows)] = values
+        outside = sorted(
+            ((i, w) for i, w in popularity.items() if i not in self.position), key=lambda iw: (-iw[1], iw[0])
+        )
+        self._weights = (popularity, out, outside)
+        return out, outside
 
     @classmethod
     def build(cls, items: Sequence[CatalogItem]) -> LiveItems:
@@ -83,6 +104,9 @@ class LiveItems:
         def arrays(groups: dict[str, list[int]]) -> dict[str, np.ndarray]:
             return {k: np.asarray(v, dtype=np.int64) for k, v in groups.items()}
 
+        order = sorted(range(len(items)), key=lambda i: (-items[i].created_at, items[i].item_id))
+        tie_rank = np.empty(len(items), dtype=np.int64)
+        tie_rank[order] = np.arange(len(items))
         return cls(
             items=list(items),
             position={item.item_id: i for i, item in enumerate(items)},
@@ -91,10 +115,36 @@ class LiveItems:
             by_band=arrays(bands),
             created_at=np.asarray([item.created_at for item in items], dtype=np.float64),
             n_categories=np.asarray([len(set(item.categories)) for item in items], dtype=np.float64),
+            tie_rank=tie_rank,
         )
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def mask(self, skip: Iterable[str], category: str | None) -> np.ndarray:
+        """Which items may be shown: not in ``skip``, and in ``category`` when one is asked for."""
+        if category is None:
+            allowed = np.ones(len(self.items), dtype=bool)
+        else:
+            allowed = np.zeros(len(self.items), dtype=bool)
+            if (rows := self.by_category.get(category)) is not None:
+                allowed[rows] = True
+        allowed[[p for i in skip if (p := self.position.get(i)) is not None]] = False
+        return allowed
+
+    def best(self, scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
+        """Positions of the ``k`` best allowed items, best first; equal scores newest first, then by
+        id (a stable answer). Only the top ``k`` are sorted."""
+        idx = np.flatnonzero(allowed)
+        if k <= 0 or not len(idx):
+            return idx[:0]
+        if len(idx) > k:
+            s = scores[idx]
+            kth = s[np.argpartition(-s, k - 1)[k - 1]]
+            above, tied = idx[s > kth], idx[s == kth]
+            tied = tied[np.argsort(self.tie_rank[tied], kind="stable")[: k - len(above)]]
+            idx = np.concatenate([above, tied])
+        return idx[np.lexsort((self.tie_rank[idx], -scores[idx]))]
 
     def scores(self, t: Tastes) -> np.ndarray:
         """Each item's content score for these tastes (0: nothing in common)."""

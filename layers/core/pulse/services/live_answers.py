@@ -10,8 +10,9 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +35,11 @@ class LiveContext:
     popularity: dict[str, float]
     window: str
     profile: UserProfile | None = None
+    now: float = field(default_factory=time.time)  # the request's time: the session's intent fades
+
+    @property
+    def tastes(self) -> Tastes:
+        return tastes(self.profile, self.now)
 
 
 def _seen(profile: UserProfile | None) -> set[str]:
@@ -47,12 +53,12 @@ def _pop_scale(popularity: dict[str, float]) -> float:
 
 
 def _scores(live: LiveItems, ctx: LiveContext, t: Tastes) -> tuple[np.ndarray, np.ndarray]:
-    """(live score, content score) of every live item."""
+    """(live score, content score) of every live item, as vectors."""
     content = live.scores(t) / MAX_CONTENT if not t.empty else np.zeros(len(live))
-    scale = _pop_scale(ctx.popularity)
-    pop = np.asarray([math.log1p(ctx.popularity.get(i.item_id, 0.0)) / scale for i in live.items])
+    weights, _ = live.weights(ctx.popularity)
+    pop = np.log1p(weights) / _pop_scale(ctx.popularity)
     mix = LIVE_MIX if not t.empty else 0.0
-    return mix * content + (1 - mix) * pop if len(live) else np.zeros(0), content
+    return mix * content + (1 - mix) * pop, content
 
 
 def _reason(live: LiveItems, pos: int, content: float, ctx: LiveContext, t: Tastes, new: bool) -> str:
@@ -63,29 +69,40 @@ def _reason(live: LiveItems, pos: int, content: float, ctx: LiveContext, t: Tast
     return "new in the catalogue" if new else "in the catalogue"
 
 
-def _allowed(item_id: str, categories: Iterable[str] | None, skip: set[str], category: str | None) -> bool:
-    if item_id in skip:
-        return False
-    return category is None or (categories is not None and category in categories)
+def _recommendation(
+    live: LiveItems, pos: int, ctx: LiveContext, t: Tastes, scores: tuple[np.ndarray, np.ndarray], new: bool
+) -> Recommendation:
+    scored, content = scores
+    reason = _reason(live, pos, float(content[pos]), ctx, t, new)
+    item = live.items[pos]
+    return Recommendation(item.item_id, significant(float(scored[pos])), [reason], item.metadata())
 
 
 def live_page(ctx: LiveContext, k: int, exclude: Iterable[str], category: str | None) -> list[Recommendation]:
-    """A page without a model: catalogue items and today's popular items, by content and popularity."""
-    live, t = ctx.view.unknown_to(None), tastes(ctx.profile)
+    """A page without a model: catalogue items and today's popular items, by content and popularity.
+    Its cost follows the page: the scores are vectors, only the ``k`` best become answers."""
+    live, t = ctx.view.unknown_to(None), ctx.tastes
     skip = _seen(ctx.profile) | set(exclude) | ctx.view.blocked
-    scored, content = _scores(live, ctx, t)
+    scores = _scores(live, ctx, t)
     rows: list[tuple[float, float, str, Recommendation]] = []
-    for pos, item in enumerate(live.items):
-        if _allowed(item.item_id, item.categories, skip, category):
-            reason = _reason(live, pos, float(content[pos]), ctx, t, new=False)
-            rec = Recommendation(item.item_id, significant(float(scored[pos])), [reason], item.metadata())
-            rows.append((float(scored[pos]), float(live.created_at[pos]), item.item_id, rec))
-    scale, mix = _pop_scale(ctx.popularity), (LIVE_MIX if not t.empty else 0.0)
-    for item_id, weight in ctx.popularity.items():  # popular items the catalogue copy does not hold
-        if item_id not in live.position and _allowed(item_id, None, skip, category):
+    for pos in live.best(scores[0], live.mask(skip, category), k):
+        rec = _recommendation(live, int(pos), ctx, t, scores, new=False)
+        rows.append((float(scores[0][pos]), float(live.created_at[pos]), rec.item_id, rec))
+    if category is None:  # popular items the catalogue copy does not hold (their categories unknown)
+        scale, mix = _pop_scale(ctx.popularity), (LIVE_MIX if not t.empty else 0.0)
+        _, outside = live.weights(ctx.popularity)
+        for item_id, weight in (iw for iw in outside if iw[0] not in skip):
+            if len(rows) >= 2 * k:
+                break
             score = (1 - mix) * math.log1p(weight) / scale
-            rec = Recommendation(item_id, significant(score), [f"popular in the last {ctx.window}"])
-            rows.append((score, 0.0, item_id, rec))
+            rows.append(
+                (
+                    score,
+                    0.0,
+                    item_id,
+                    Recommendation(item_id, significant(score), [f"popular in the last {ctx.window}"]),
+                )
+            )
     rows.sort(key=lambda r: (-r[0], -r[1], r[2]))  # best, then newest, then by id: a stable answer
     return [r[3] for r in rows[:k]]
 
@@ -105,20 +122,13 @@ def with_new_items(
     live = ctx.view.unknown_to(model)
     if n == 0 or not len(live):
         return page
-    t = tastes(ctx.profile)
+    t = ctx.tastes
     skip = _seen(ctx.profile) | set(exclude) | ctx.view.blocked | {r.item_id for r in page}
-    scored, content = _scores(live, ctx, t)
-    order = np.argsort(-scored, kind="stable")
-    picked: list[Recommendation] = []
-    for pos in order:
-        if len(picked) >= n or scored[pos] <= 0:
-            break
-        item = live.items[int(pos)]
-        if _allowed(item.item_id, item.categories, skip, category):
-            reason = _reason(live, int(pos), float(content[pos]), ctx, t, new=True)
-            picked.append(Recommendation(item.item_id, significant(float(scored[pos])), [reason], item.metadata()))
+    scores = _scores(live, ctx, t)
+    chosen = live.best(scores[0], live.mask(skip, category) & (scores[0] > 0), n)
+    picked = [_recommendation(live, int(pos), ctx, t, scores, new=True) for pos in chosen]
     out = list(page[: k - len(picked)])
-    step = max(1, k // max(1, len(picked)))
+    step = max(1, k // n)  # the share's slots, filled from the first: one new item sits at slot k // n
     for j, rec in enumerate(picked):
         out.insert(min(len(out), (j + 1) * step - 1), rec)
     return out
@@ -129,7 +139,7 @@ def content_ranked(
 ) -> list[tuple[str, float | None, str]]:
     """Items the model does not know, in content order: (id, score or None when the catalogue copy
     does not hold it either, reason)."""
-    live, t = ctx.view.unknown_to(None), tastes(ctx.profile)
+    live, t = ctx.view.unknown_to(None), ctx.tastes
     scored, content = _scores(live, ctx, t)
     held = [(i, live.position[i]) for i in item_ids if i in live.position]
     held.sort(key=lambda ip: -scored[ip[1]])

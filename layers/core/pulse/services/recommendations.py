@@ -111,6 +111,7 @@ def recommend(
     recs, candidates = scorer.page(sig, k=k, exclude=exclude, category=category, explain=explain)
     if live is not None:
         recs = live_answers.with_new_items(recs, live, scorer.model, k, serving.new_item_share, exclude, category)
+        _from_catalogue(recs, live.view)
     body = Recommendations(
         user_id=user_id,
         recommendation_id=str(uuid.uuid4()),
@@ -142,7 +143,8 @@ def rank(serving: Serving, store: ProfileStore, user_id: str, item_ids: Sequence
     rows = []
     for pos in order:
         item, index = known[int(pos)]
-        rec = Recommendation(item, significant(float(probability[pos])), metadata=dict(model.metadata[index]))
+        metadata = dict(model.metadata[index]) | (_held(serving.view, item) or {} if serving.view else {})
+        rec = Recommendation(item, significant(float(probability[pos])), metadata=metadata)
         if explain:
             rec.reasons = scorer.reasons(index, sig, z[:, pos] if z.size else None)
         rows.append(_item(rec, explain))
@@ -154,6 +156,15 @@ def rank(serving: Serving, store: ProfileStore, user_id: str, item_ids: Sequence
             for item in unknown
         ]
     return RankedItems(user_id=user_id, recommendation_id=str(uuid.uuid4()), model_version=model.version, items=rows)
+
+
+def _from_catalogue(recs: list[Recommendation], view: CatalogView | None) -> list[Recommendation]:
+    """Item metadata as the live catalogue has it now (over what the model was trained with)."""
+    if view is not None and view.items:
+        for rec in recs:
+            if (item := view.items.get(rec.item_id)) is not None:
+                rec.metadata = rec.metadata | item.metadata()
+    return recs
 
 
 def _listed(rec: Recommendation) -> ListedItem:
@@ -176,7 +187,7 @@ def similar(serving: Serving, item_id: str, k: int) -> SimilarItems:
     scorer = serving.holder.serving()
     model = scorer.model if scorer is not None else None
     if model is not None and item_id in model.index:
-        items = [_listed(r) for r in lists.similar(model, item_id, k)]
+        items = [_listed(r) for r in _from_catalogue(lists.similar(model, item_id, k), serving.view)]
         return SimilarItems(item_id=item_id, model_version=model.version, items=items)
     found = live_answers.similar_in_catalogue(serving.view, model, item_id, k) if serving.view is not None else None
     if found is None:
@@ -196,7 +207,7 @@ def popular(
     scorer = serving.holder.serving()
     model = scorer.model if scorer is not None else None
     if model is not None and window is None:
-        items = [_listed(r) for r in lists.popular(model, k, segment, category)]
+        items = [_listed(r) for r in _from_catalogue(lists.popular(model, k, segment, category), serving.view)]
         return PopularItems(segment=segment, category=category, model_version=model.version, items=items)
     if segment is not None:  # live counters are kept over everyone, not per segment
         when = f"over a window ({window})" if window is not None else "before a model is trained"
