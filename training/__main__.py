@@ -39,7 +39,8 @@ def read_catalog(path: str | None) -> dict[str, dict[str, Any]] | None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from training.eventlog import read_table
-    from training.publish import new_version, promote, publish
+    from training.gate import Gate
+    from training.publish import new_version, promote, publish, served_model
     from training.train import manifest_for, train
 
     s3 = s3_client()
@@ -52,7 +53,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     print(f"read {table.n_events} events from {args.events}; {len(errors)} invalid lines skipped", end="")
     print(f" ({first}{'; ...' if len(errors) > 3 else ''})" if errors else "")
-    result = train(table, catalog=read_catalog(args.catalog), eval_users=args.eval_users, seed=args.seed)
+    gate = Gate(served_model(s3, args.bucket), args.gate_margin) if args.bucket else None
+    result = train(table, catalog=read_catalog(args.catalog), eval_users=args.eval_users, seed=args.seed, gate=gate)
     version = new_version(result.files)
     manifest = manifest_for(version, result)
     if args.out:
@@ -66,9 +68,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.bucket:
         publish(s3, args.bucket, version, result.files, manifest)
         print(f"published s3://{args.bucket}/models/{version}/")
-        if args.promote:
-            pointer = promote(s3, args.bucket, version, force=args.force)
-            print(f"promoted {pointer['version']}")
+        decision = manifest.get("gate", {})
+        if args.promote and (decision.get("promote") or args.force):
+            pointer = promote(s3, args.bucket, version, force=args.force and not decision.get("promote"))
+            print(f"promoted {pointer['version']}{' (forced past the gate)' if pointer.get('forced') else ''}")
+        elif args.promote:
+            print(f"refused: {version} is published but not served ({decision.get('reason')}); FORCE=1 serves it")
     return 0
 
 
@@ -117,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--no-publish", dest="bucket", action="store_const", const=None)
     t.add_argument("--promote", action="store_true")
     t.add_argument("--force", action="store_true", help="promote even if the gate refuses")
+    t.add_argument(
+        "--gate-margin",
+        type=float,
+        default=float(os.environ.get("GATE_MARGIN", "0")),
+        help="how much better than the served version a candidate must be (0.02: 2 %%)",
+    )
     t.add_argument("--catalog", help="optional item catalog (JSON Lines)")
     t.add_argument("--eval-users", type=int, default=None, help="evaluate on a sample of users")
     t.add_argument("--seed", type=int, default=0)

@@ -3,8 +3,9 @@
 A version's files are written once under ``models/<version>/``, ``manifest.json`` last; nothing is
 overwritten. The pointer ``models/current.json`` names the served version and keeps the history of
 earlier promotions, so rollback is one pointer write. Promotion loads and verifies the version first
-(the same loader the API uses) and refuses a version whose offline NDCG@10 is more than 5 % below the
-served one's unless forced.
+(the same loader the API uses) and refuses, unless forced (recorded as ``forced`` in the pointer), a
+version the training gate refused (``training.gate``) or, for a version published before the gate,
+one whose offline NDCG@10 is more than 5 % below the served one's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pulse.adapters.model_store import fetch_version, read_pointer
-from pulse.recommend.artifacts import MANIFEST, POINTER_KEY, load_model, version_prefix
+from pulse.recommend.artifacts import MANIFEST, POINTER_KEY, RecModel, load_model, version_prefix
 
 GATE = 0.95  # a new version must keep at least 95 % of the served version's NDCG@10
 
@@ -57,6 +58,14 @@ def ndcg(manifest: dict[str, Any]) -> float | None:
         return None
 
 
+def served_model(s3: Any, bucket: str) -> RecModel | None:
+    """The served version, loaded as the API loads it (None when nothing is served)."""
+    pointer = read_pointer(s3, bucket) or {}
+    if not pointer.get("version"):
+        return None
+    return load_model(pointer["version"], *fetch_version(s3, bucket, pointer["version"]))
+
+
 def promote(s3: Any, bucket: str, version: str, force: bool = False) -> dict[str, Any]:
     manifest_bytes, files = fetch_version(s3, bucket, version)
     model = load_model(version, manifest_bytes, files)  # refuses tampered or unsafe versions
@@ -64,7 +73,11 @@ def promote(s3: Any, bucket: str, version: str, force: bool = False) -> dict[str
     current = pointer.get("version")
     if current == version:
         return pointer
-    if current and not force:
+    gate = model.manifest.get("gate")
+    if isinstance(gate, dict):  # decided at training on the same held-out items: that decision stands
+        if not gate.get("promote") and not force:
+            raise PromotionRefused(f"{version}: the gate refused it at training: {gate.get('reason')}; use --force")
+    elif current and not force:
         served = ndcg(json.loads(fetch_version(s3, bucket, current)[0]))
         candidate = ndcg(model.manifest)
         if served is not None and (candidate is None or candidate < GATE * served):
@@ -73,7 +86,9 @@ def promote(s3: Any, bucket: str, version: str, force: bool = False) -> dict[str
                 "use --force to promote anyway"
             )
     history = ([current] if current else []) + list(pointer.get("history", []))
-    new = {"version": version, "promoted_at": time.time(), "history": history[:20]}
+    new: dict[str, Any] = {"version": version, "promoted_at": time.time(), "history": history[:20]}
+    if force:
+        new["forced"] = True  # promoted by hand past the gate: the pointer says so
     s3.put_object(Bucket=bucket, Key=POINTER_KEY, Body=json.dumps(new).encode(), ContentType="application/json")
     return new
 
@@ -110,4 +125,5 @@ def version_summary(s3: Any, bucket: str, version: str) -> dict[str, Any]:
         "test": test,
         "baselines": {name: f.get("ndcg@10") for name, f in metrics.get("baselines", {}).items()},
         "training_seconds": manifest.get("training_seconds"),
+        "gate": manifest.get("gate"),
     }

@@ -27,6 +27,7 @@ from pulse.recommend.ranker import RankerSpec
 from training import models
 from training.dataset import Dataset, Params, build_dataset, half_life_days, snapshots
 from training.evaluation import cold_start_choice, evaluate_a
+from training.gate import Gate, decide
 from training.parts import Parts, fit_parts, rec_model
 from training.ranker import calibrate, choose_diversity, fit_ranker, guard_ranker, one_hot
 from training.table import EventTable, table_from_events
@@ -78,6 +79,7 @@ def train(
     eval_users: int | None = None,
     seed: int = 0,
     say: Callable[[str], None] = print,
+    gate: Gate | None = None,
 ) -> TrainResult:
     started = time.perf_counter()
     log: list[str] = []
@@ -134,6 +136,14 @@ def train(
     baselines = baseline_figures(data, params, stage3, shots)
     for name, figures in baselines.items():
         note(f"  baseline {name:12} HR@10 {figures['hr@10']:.4f} NDCG@10 {figures['ndcg@10']:.4f}")
+    decision = None
+    if gate is not None:  # the served version on the same held-out items, then the decision
+        served, version = None, None
+        if gate.served is not None:
+            served, version = evaluate_a(data, gate.served, shots, "test"), gate.served.version
+            note(f"  served {version:14} HR@10 {served['hr@10']:.4f} NDCG@10 {served['ndcg@10']:.4f}")
+        decision = decide(test, baselines, served, version, gate.margin)
+        note(f"gate: {'promote' if decision.promote else 'refuse'}: {decision.reason}")
     final = fit_parts(data, params, drop_last=0)
     files = artefact_files(data, final, ranker)
     metrics = {
@@ -157,6 +167,8 @@ def train(
         "metrics": metrics,
         "training_seconds": round(time.perf_counter() - started, 2),
     }
+    if decision is not None:
+        info["gate"] = decision.as_dict()
     note(f"trained in {info['training_seconds']} s")
     return TrainResult(files, info, params, metrics, log)
 

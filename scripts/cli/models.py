@@ -27,6 +27,13 @@ def _bucket(target: Target, bucket: str | None) -> str:
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="item catalogue, JSON Lines")
 @click.option("--eval-users", type=int, help="evaluate on a sample of this many users (large logs)")
 @click.option("--seed", type=int, default=0, show_default=True, help="random seed of sampling and the ranker")
+@click.option(
+    "--gate-margin",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="how much better than the served version a candidate must be on the same held-out items (0.02: 2 %)",
+)
 @click.option("--out", type=click.Path(file_okay=False), help="also write the files and metrics to this folder")
 @targeted
 def train(target: Target, events: str, bucket: str | None, no_publish: bool, **options: Any) -> None:
@@ -44,7 +51,7 @@ def train(target: Target, events: str, bucket: str | None, no_publish: bool, **o
     for name in ("catalog", "eval_users", "out"):
         if options[name] is not None:
             argv += [f"--{name.replace('_', '-')}", str(options[name])]
-    argv += ["--seed", str(options["seed"])]
+    argv += ["--seed", str(options["seed"]), "--gate-margin", str(options["gate_margin"])]
     finish(training_main(argv))
 
 
@@ -65,7 +72,7 @@ def evaluate(events: str, out: str, sample: int | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per version")
 @targeted
 def models(target: Target, bucket: str | None, as_json: bool) -> None:
-    """List model versions with their offline figures; * marks the one being served."""
+    """List model versions with their offline figures and the gate's decision; * marks the one served."""
     from training.publish import list_versions, read_pointer, version_summary
 
     s3, name = s3_client(), _bucket(target, bucket)
@@ -80,7 +87,13 @@ def models(target: Target, bucket: str | None, as_json: bool) -> None:
             continue
         figures = row.get("test") or {}
         shown = " ".join(f"{k} {v:.4f}" for k, v in figures.items() if isinstance(v, float))
-        click.echo(f"{'*' if row['serving'] else ' '} {version:34} {row.get('events', '?'):>10} events  {shown}")
+        gate = row.get("gate")
+        verdict = "" if not isinstance(gate, dict) else f"  gate: {'passed' if gate.get('promote') else 'REFUSED'}"
+        click.echo(
+            f"{'*' if row['serving'] else ' '} {version:34} {row.get('events', '?'):>10} events  {shown}{verdict}"
+        )
+        if isinstance(gate, dict):
+            click.echo(f"    {gate.get('reason')}")
 
 
 @click.command()

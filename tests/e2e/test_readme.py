@@ -43,5 +43,5 @@ def test_the_tour_runs_as_written_on_a_local_stack(tmp_path: Path) -> None:
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
     assert '"error"' not in output.replace('"model_unavailable"', ""), output[-3000:]
     assert '"accepted":3' in output and '"user_id":"alice"' in output
-    assert '"reasons":' in output and "promoted" in output
+    assert '"reasons":' in output and "promoted" in output and "gate: " in output  # the decision shown
     assert output.rstrip().endswith("204\n404")  # erased, then gone

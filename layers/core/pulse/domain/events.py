@@ -125,7 +125,10 @@ class ItemContext(BaseModel):
 
     @model_validator(mode="after")
     def _extras_are_shallow(self) -> "ItemContext":
-        for key, val in (self.model_extra or {}).items():
+        extras = self.model_extra or {}
+        for key in [k for k, v in extras.items() if v is None]:  # a null says nothing, and is not stored
+            del extras[key]
+        for key, val in extras.items():
             if _nesting(val) > MAX_ITEM_NESTING:
                 raise ValueError(f"item.{key} nests lists or objects deeper than {MAX_ITEM_NESTING} levels")
         return self
