@@ -87,12 +87,12 @@ def models(target: Target, bucket: str | None, as_json: bool) -> None:
             continue
         figures = row.get("test") or {}
         shown = " ".join(f"{k} {v:.4f}" for k, v in figures.items() if isinstance(v, float))
-        gate = row.get("gate")
-        verdict = "" if not isinstance(gate, dict) else f"  gate: {'passed' if gate.get('promote') else 'REFUSED'}"
+        gate = row["gate"] if isinstance(row.get("gate"), dict) else None
+        verdict = f"  gate: {'passed' if gate.get('promote') else 'REFUSED'}" if gate else ""
         click.echo(
             f"{'*' if row['serving'] else ' '} {version:34} {row.get('events', '?'):>10} events  {shown}{verdict}"
         )
-        if isinstance(gate, dict):
+        if gate:
             click.echo(f"    {gate.get('reason')}")
 
 
@@ -102,7 +102,8 @@ def models(target: Target, bucket: str | None, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="serve it even if the gate refuses")
 @targeted
 def promote(target: Target, version: str, bucket: str | None, force: bool) -> None:
-    """Serve VERSION: verified, then through the gate (at most 5 % below the served NDCG@10).
+    """Serve VERSION: verified, then through the gate (the training gate's decision; for a version
+    published before the gate, at most 5 % below the served NDCG@10).
 
     Running API functions pick it up within MODEL_REFRESH_SECONDS.
     """

@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -41,6 +42,11 @@ class LiveContext:
     def tastes(self) -> Tastes:
         return tastes(self.profile, self.now)
 
+    @cached_property
+    def pop_scale(self) -> float:
+        """What divides log-popularity so the window's most popular item scores 1."""
+        return math.log1p(max(self.popularity.values(), default=0.0)) or 1.0
+
 
 def _seen(profile: UserProfile | None) -> set[str]:
     if profile is None:
@@ -48,16 +54,17 @@ def _seen(profile: UserProfile | None) -> set[str]:
     return set(profile.behavior.interacted) | set(profile.behavior.purchased)
 
 
-def _pop_scale(popularity: dict[str, float]) -> float:
-    return math.log1p(max(popularity.values(), default=0.0)) or 1.0
+def _mix(t: Tastes) -> float:
+    """Content's share of a live score: none for a stranger, who is scored by popularity alone."""
+    return LIVE_MIX if not t.empty else 0.0
 
 
 def _scores(live: LiveItems, ctx: LiveContext, t: Tastes) -> tuple[np.ndarray, np.ndarray]:
     """(live score, content score) of every live item, as vectors."""
     content = live.scores(t) / MAX_CONTENT if not t.empty else np.zeros(len(live))
     weights, _ = live.weights(ctx.popularity)
-    pop = np.log1p(weights) / _pop_scale(ctx.popularity)
-    mix = LIVE_MIX if not t.empty else 0.0
+    pop = np.log1p(weights) / ctx.pop_scale
+    mix = _mix(t)
     return mix * content + (1 - mix) * pop, content
 
 
@@ -89,20 +96,13 @@ def live_page(ctx: LiveContext, k: int, exclude: Iterable[str], category: str | 
         rec = _recommendation(live, int(pos), ctx, t, scores, new=False)
         rows.append((float(scores[0][pos]), float(live.created_at[pos]), rec.item_id, rec))
     if category is None:  # popular items the catalogue copy does not hold (their categories unknown)
-        scale, mix = _pop_scale(ctx.popularity), (LIVE_MIX if not t.empty else 0.0)
         _, outside = live.weights(ctx.popularity)
         for item_id, weight in (iw for iw in outside if iw[0] not in skip):
             if len(rows) >= 2 * k:
                 break
-            score = (1 - mix) * math.log1p(weight) / scale
-            rows.append(
-                (
-                    score,
-                    0.0,
-                    item_id,
-                    Recommendation(item_id, significant(score), [f"popular in the last {ctx.window}"]),
-                )
-            )
+            score = (1 - _mix(t)) * math.log1p(weight) / ctx.pop_scale
+            rec = Recommendation(item_id, significant(score), [f"popular in the last {ctx.window}"])
+            rows.append((score, 0.0, item_id, rec))
     rows.sort(key=lambda r: (-r[0], -r[1], r[2]))  # best, then newest, then by id: a stable answer
     return [r[3] for r in rows[:k]]
 

@@ -143,8 +143,8 @@ def rank(serving: Serving, store: ProfileStore, user_id: str, item_ids: Sequence
     rows = []
     for pos in order:
         item, index = known[int(pos)]
-        metadata = dict(model.metadata[index]) | (_held(serving.view, item) or {} if serving.view else {})
-        rec = Recommendation(item, significant(float(probability[pos])), metadata=metadata)
+        rec = Recommendation(item, significant(float(probability[pos])), metadata=dict(model.metadata[index]))
+        _from_catalogue([rec], serving.view)
         if explain:
             rec.reasons = scorer.reasons(index, sig, z[:, pos] if z.size else None)
         rows.append(_item(rec, explain))
