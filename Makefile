@@ -44,6 +44,7 @@ typecheck: venv
 	$(BIN)/mypy functions/collector
 	$(BIN)/mypy tests
 	$(BIN)/mypy functions/segment_refresher
+	$(BIN)/mypy functions/trainer
 
 validate: venv
 	$(BIN)/sam validate --lint --region us-east-1

@@ -85,6 +85,7 @@ class ScheduleSource:
     name: str
     expression: str
     period_seconds: float | None
+    enabled: bool = True  # the event's ``State`` (DISABLED: the rule exists and never fires)
 
 
 def rate_seconds(expression: str) -> float:
@@ -181,7 +182,8 @@ def function_specs(stack: Stack, local_env: dict[str, str] | None = None) -> dic
                     period: float | None = rate_seconds(expression)
                 except ValueError:
                     period = None
-                spec.schedules.append(ScheduleSource(event_name, expression, period))
+                enabled = str(ev.get("State", "ENABLED")) != "DISABLED" and ev.get("Enabled", True) is not False
+                spec.schedules.append(ScheduleSource(event_name, expression, period, enabled))
             elif event["Type"] == "Api":
                 api_id = ev.get("RestApiId")
                 default = next(iter(api_auth.values()), False)

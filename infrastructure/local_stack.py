@@ -41,6 +41,7 @@ from infrastructure.sqs_source import SqsEventSource
 from infrastructure.template import ACCOUNT_ID, Stack, load_template
 
 log = logging.getLogger("pulse.local")
+TRAINER = "TrainerFunction"  # its local period is its own: a training run is minutes of CPU, not seconds
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
@@ -60,6 +61,8 @@ class LocalStackConfig:
     archive_seconds: float = 1.0  # the event archive's buffer (300 s on AWS): readable at once locally
     schedule_seconds: float | None = 10.0  # period of Schedule events (the template's rate when None)
     fire_schedules: bool = True  # False: no Schedule event fires (a replay of history at its own clock)
+    # the trainer's schedule (daily on AWS) fires this often locally; None: never (`pulse retrain` runs it)
+    training_seconds: float | None = 300.0
     state_file: Path | None = None  # where `pulse` commands find this stack (written at start, removed at stop)
 
     @property
@@ -122,16 +125,10 @@ class LocalStack:
             for route in spec.routes:
                 self.api.add(route, worker.invoke)
             for schedule in spec.schedules if self.config.fire_schedules else []:
-                self.schedules.append(
-                    LocalSchedule(
-                        schedule,
-                        spec.name,
-                        worker.invoke,
-                        self.config.region,
-                        ACCOUNT_ID,
-                        self.config.schedule_seconds,
-                    )
-                )
+                period = self.config.training_seconds if logical_id == TRAINER else self.config.schedule_seconds
+                if schedule.enabled and not (logical_id == TRAINER and period is None):
+                    local = LocalSchedule(schedule, spec.name, worker.invoke, self.config.region, ACCOUNT_ID, period)
+                    self.schedules.append(local)
             for queue in spec.sqs_sources:
                 url = self.client("sqs").get_queue_url(QueueName=queue.queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
                 self.queues.append(SqsEventSource(queue, url, worker.invoke, self.client("sqs"), self.config.region))
@@ -235,6 +232,7 @@ class LocalStack:
             "ClientsTableName": r["ClientsTable"].ref,
             "ModelBucketName": r["ModelBucket"].ref,
             "DeadLetterQueueUrl": r["DeadLetterQueue"].ref,
+            "TrainerFunctionName": r["TrainerFunction"].ref if "TrainerFunction" in r else "TrainerFunction",
         }
 
     def stop(self) -> None:
@@ -271,6 +269,12 @@ def parse_args(argv: list[str] | None = None) -> LocalStackConfig:
         help="fire Schedule events this often (0: at the template's rate, as on AWS)",
     )
     parser.add_argument(
+        "--training-seconds",
+        type=float,
+        default=300.0,
+        help="fire the trainer's schedule this often (0: never; `pulse retrain` runs it on demand)",
+    )
+    parser.add_argument(
         "--auth",
         action="store_true",
         default=os.environ.get("PULSE_LOCAL_AUTH", "") not in ("", "0", "false"),
@@ -298,6 +302,7 @@ def parse_args(argv: list[str] | None = None) -> LocalStackConfig:
         api_port=args.api_port,
         poll_interval=args.poll_interval,
         schedule_seconds=args.schedule_seconds or None,
+        training_seconds=args.training_seconds or None,
         auth=args.auth,
         api_key=args.api_key,
         parameters=params,

@@ -76,6 +76,10 @@ def create_all(stack: Stack, clients: ClientFactory) -> dict[str, PhysicalResour
         alarm["ActionsEnabled"] = False
         clients("cloudwatch").put_metric_alarm(**alarm)
         stack.resources[logical_id] = PhysicalResource(logical_id, "AWS::CloudWatch::Alarm", alarm["AlarmName"])
+    for logical_id in stack.resource_specs("AWS::CloudWatch::Dashboard"):
+        props = stack.properties(logical_id)  # the body with every ${...} resolved, as CloudFormation sends it
+        clients("cloudwatch").put_dashboard(DashboardName=props["DashboardName"], DashboardBody=props["DashboardBody"])
+        stack.resources[logical_id] = PhysicalResource(logical_id, "AWS::CloudWatch::Dashboard", props["DashboardName"])
     return stack.resources
 
 

@@ -1,6 +1,8 @@
 """Unzipped size of each function as deployed: its own build folder plus its layers (after `sam build`).
 
-Lambda's limit is 250 MB unzipped including layers; our target is under 100 MB per function.
+Lambda's limit is 250 MB unzipped including layers; our target is under 100 MB per function, except
+the trainer (scipy and scikit-learn), which must stay under Lambda's limit. No other function may hold
+a training library.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from infrastructure.template import ROOT, load_template
 
 BUILD = ROOT / ".aws-sam" / "build"
 TARGET_MB = 100.0
+LAMBDA_LIMIT_MB = 250.0
+TRAINER = "TrainerFunction"  # the one function allowed scipy and scikit-learn
 
 
 def folder_mb(path: Path) -> float:
@@ -25,7 +29,7 @@ def main() -> int:
     template = load_template()
     resources = template["Resources"]
     global_layers = template.get("Globals", {}).get("Function", {}).get("Layers", [])
-    worst = 0.0
+    worst, over = 0.0, []
     print(f"{'function':28} {'code MB':>8} {'layers MB':>10} {'total MB':>9}")
     for logical_id, spec in resources.items():
         if spec["Type"] != "AWS::Serverless::Function":
@@ -36,11 +40,20 @@ def main() -> int:
             folder_mb(BUILD / layer["Ref"]) for layer in layers if isinstance(layer, dict) and "Ref" in layer
         )
         total = code + layer_mb
-        worst = max(worst, total)
-        print(f"{logical_id:28} {code:8.2f} {layer_mb:10.2f} {total:9.2f}")
-    banned = [p for p in BUILD.rglob("*") if p.is_dir() and p.name in ("sklearn", "scipy", "pandas")]
-    print(f"largest: {worst:.1f} MB (target < {TARGET_MB:.0f} MB); training libraries in the build: {len(banned)}")
-    return 0 if worst < TARGET_MB and not banned else 1
+        limit = LAMBDA_LIMIT_MB if logical_id == TRAINER else TARGET_MB
+        if logical_id != TRAINER:
+            worst = max(worst, total)
+        if total >= limit:
+            over.append(logical_id)
+        print(f"{logical_id:28} {code:8.2f} {layer_mb:10.2f} {total:9.2f}  (limit {limit:.0f})")
+    banned = [
+        p
+        for p in BUILD.rglob("*")
+        if p.is_dir() and p.name in ("sklearn", "scipy", "pandas") and TRAINER not in p.relative_to(BUILD).parts
+    ]
+    print(f"largest serving function: {worst:.1f} MB (target < {TARGET_MB:.0f} MB); over their limit: {over or 'none'}")
+    print(f"training libraries outside the trainer: {len(banned)}")
+    return 0 if not over and not banned else 1
 
 
 if __name__ == "__main__":

@@ -283,7 +283,16 @@ def main() -> None:
     event = scheduled_event(rule, "us-east-1", "123456789012", at=T0)
     event["id"] = "5f4f3b1c-2d7e-4c55-9a1e-0d6b8e3f2a10"  # fixed, so the file does not change on every run
     schedule.write_text(json.dumps(event, indent=2) + "\n")
-    print(f"wrote {4 + len(API_SAMPLES)} sample events under {EVENTS}")
+    trainer = EVENTS / "trainer"
+    trainer.mkdir(parents=True, exist_ok=True)
+    event = scheduled_event(
+        "arn:aws:events:us-east-1:123456789012:rule/pulse-TrainerFunctionDaily", "us-east-1", "123456789012", at=T0
+    )
+    event["id"] = "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+    (trainer / "scheduled_event.json").write_text(json.dumps(event, indent=2) + "\n")
+    # what `pulse retrain --window-days 7` sends: every field optional
+    (trainer / "on_demand.json").write_text(json.dumps({"window_days": 7}, indent=2) + "\n")
+    print(f"wrote {6 + len(API_SAMPLES)} sample events under {EVENTS}")
 
 
 if __name__ == "__main__":

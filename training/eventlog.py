@@ -15,10 +15,15 @@ from pulse.domain.events import BehaviorEvent, InvalidEvent, parse_event
 from pulse.domain.records import parse_record
 from training.table import EventTable, TableBuilder
 
+Source = str | tuple[str, ...]  # one log (a file, a directory, a prefix), or the files of one, in order
 
-def parts(source: str, s3: Any = None) -> list[str]:
+
+def parts(source: Source, s3: Any = None) -> list[str]:
     """The files a log is made of: itself, or, for a local directory or an ``s3://`` URL ending in ``/``
-    (a prefix such as a Firehose archive writes), every non-empty file below it in name order."""
+    (a prefix such as a Firehose archive writes), every non-empty file below it in name order; a tuple
+    names the files itself (the retraining function's window of the archive, newest first)."""
+    if isinstance(source, tuple):
+        return list(source)
     if source.startswith("s3://"):
         url = urlparse(source)
         prefix = url.path.lstrip("/")
@@ -62,17 +67,22 @@ def _open(source: str, s3: Any = None) -> io.BufferedReader | Any:
     return gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
 
 
-def _lines(source: str, s3: Any = None) -> Generator[bytes, None, None]:
-    """Every line of the log, its files one after another (line numbers run on across files)."""
+def _lines(source: Source, s3: Any = None, opened: list[str] | None = None) -> Generator[bytes, None, None]:
+    """Every line of the log, its files one after another (line numbers run on across files); each file
+    is added to ``opened`` as it is opened."""
     for part in parts(source, s3):
+        if opened is not None:
+            opened.append(part)
         with _open(part, s3) as fh:
             for line in fh:
                 yield line if line.endswith(b"\n") else line + b"\n"  # a file may lack its last newline
 
 
-def _parsed(source: str, s3: Any, now: float, errors: list[tuple[int, str]]) -> Iterator[tuple[int, BehaviorEvent]]:
+def _parsed(
+    source: Source, s3: Any, now: float, errors: list[tuple[int, str]], opened: list[str] | None = None
+) -> Generator[tuple[int, BehaviorEvent], None, None]:
     """``(line number, event)`` for every valid line; ``(line number, reason)`` into ``errors`` otherwise."""
-    for number, line in numbered_lines(source, s3):
+    for number, line in enumerate(_lines(source, s3, opened), start=1):
         if not line.strip():
             continue
         try:
@@ -92,7 +102,7 @@ def read_events(source: str, s3: Any = None, now: float = 4e9) -> tuple[list[Beh
     return events, errors
 
 
-def numbered_lines(source: str, s3: Any = None) -> Iterator[tuple[int, bytes]]:
+def numbered_lines(source: Source, s3: Any = None) -> Iterator[tuple[int, bytes]]:
     """``(line number, line)`` over the whole log, numbers running on across its files."""
     yield from enumerate(_lines(source, s3), start=1)
 
@@ -101,7 +111,7 @@ def numbered_lines(source: str, s3: Any = None) -> Iterator[tuple[int, bytes]]:
 class FileSource:
     """Events fetched again by line number from the log they were read from (a second pass)."""
 
-    source: str
+    source: Source
     s3: Any = None
     now: float = 4e9
 
@@ -121,10 +131,18 @@ class FileSource:
         return out
 
 
-def read_table(source: str, s3: Any = None, now: float = 4e9) -> tuple[EventTable, list[tuple[int, str]]]:
-    """Like :func:`read_events`, but columnar (about 25 bytes per event): for logs of millions of events."""
+def read_table(
+    source: Source, s3: Any = None, now: float = 4e9, limit: int | None = None, opened: list[str] | None = None
+) -> tuple[EventTable, list[tuple[int, str]]]:
+    """Like :func:`read_events`, but columnar (about 25 bytes per event): for logs of millions of events.
+    With ``limit``, reading stops after that many valid events (the rest of the log is not read);
+    ``opened`` receives the files read, in order."""
     builder = TableBuilder()
     errors: list[tuple[int, str]] = []
-    for number, event in _parsed(source, s3, now, errors):
+    parsed = _parsed(source, s3, now, errors, opened)
+    for count, (number, event) in enumerate(parsed, start=1):
         builder.add(event, number)
+        if limit is not None and count >= limit:
+            parsed.close()  # closes the file being read
+            break
     return builder.build(FileSource(source, s3, now)), errors

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -42,6 +43,8 @@ ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# "now serving model <version>" in the function's JSON log (the dashboard's served-version widget reads it)
+copy_config_to_registered_loggers(source_logger=logger, include={"pulse.services.model_holder"})
 app = APIGatewayRestResolver(enable_validation=True)
 errors.install_error_handlers(app)
 errors.reject_unknown_query_parameters(app)
@@ -112,6 +115,7 @@ def get_recommendations(
     if answer.telemetry.cold_start:
         metrics.add_metric(name="ColdStartUsers", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="CandidatesScored", unit=MetricUnit.Count, value=answer.telemetry.candidates)
+    metrics.add_metric(name="RecommendationsServed", unit=MetricUnit.Count, value=1)  # the hit rate's denominator
     _timed("RecommendationLatency", started)
     return answer.body
 
@@ -120,6 +124,7 @@ def get_recommendations(
 def rank_items(deps: Deps, user_id: UserIdPath, request: Annotated[RankRequest, Body()]) -> RankedItems:
     started = time.perf_counter()
     body = recommendations.rank(deps.serving, deps.store, user_id, request.item_ids, request.explain)
+    metrics.add_metric(name="RecommendationsServed", unit=MetricUnit.Count, value=1)
     _timed("RankLatency", started)
     return body
 
@@ -186,6 +191,6 @@ def segment_users(
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return errors.unsupported_media_type(event) or app.resolve(event, context)

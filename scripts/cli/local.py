@@ -22,6 +22,7 @@ EVENT_DIRS = {  # events/<folder>/ holds sample inputs of this function
     "eraser": "EraserFunction",
     "profile_updater": "ProfileUpdaterFunction",
     "segment_refresher": "SegmentRefresherFunction",
+    "trainer": "TrainerFunction",
 }
 
 
@@ -33,6 +34,7 @@ EVENT_DIRS = {  # events/<folder>/ holds sample inputs of this function
 @click.option("--api-key", envvar="PULSE_LOCAL_API_KEY", help="check credentials; this x-api-key gets every scope")
 @click.option("--verbose", is_flag=True, help="function logs on the console (else in .cache/local-stack/functions.log)")
 @click.option("--schedule-seconds", type=float, default=10.0, show_default=True, help="fire schedules this often")
+@click.option("--training-seconds", type=float, default=300.0, show_default=True, help="retrain this often (0: never)")
 @click.option("--parameter", multiple=True, metavar="NAME=VALUE", help="template parameter override (repeatable)")
 def up(**options: Any) -> None:
     """Run the local stack in the foreground until Ctrl-C: every resource of template.yaml on moto,
@@ -45,6 +47,7 @@ def up(**options: Any) -> None:
 
     argv = ["--aws-port", str(options["aws_port"]), "--api-port", str(options["api_port"]), "--host", options["host"]]
     argv += ["--schedule-seconds", str(options["schedule_seconds"]), "--state-file", str(state_path())]
+    argv += ["--training-seconds", str(options["training_seconds"])]
     argv += ["--api-key", options["api_key"]] if options["api_key"] else []
     argv += ["--auth"] if options["auth"] else []
     argv += [] if options["verbose"] else ["--function-log", str(state_path().parent / "functions.log")]

@@ -94,6 +94,11 @@ def models(target: Target, bucket: str | None, as_json: bool) -> None:
         )
         if gate:
             click.echo(f"    {gate.get('reason')}")
+    from training.runs import last_run
+
+    run = last_run(s3, name)
+    if run and not as_json:
+        click.echo(f"last retraining: {run['run_id']} ({run['trigger']}) {run['status']}: {run['reason']}")
 
 
 @click.command()
@@ -130,4 +135,55 @@ def rollback(target: Target, bucket: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-COMMANDS = [train, evaluate, models, promote, rollback]
+@click.command()
+@click.option("--window-days", type=float, help="days of the archive to read (default: the stack's TrainingWindowDays)")
+@click.option("--max-events", type=int, help="train on at most this many of the newest events (default: the stack's)")
+@click.option("--margin", type=float, help="the gate's margin over the served version (default: the stack's)")
+@targeted
+def retrain(target: Target, window_days: float | None, max_events: int | None, margin: float | None) -> None:
+    """Run the trainer function now: it retrains on the archive's recent window, publishes the version and
+    promotes it only through the gate. Prints the run's record (status, reason, gate figures)."""
+    request = {"window_days": window_days, "max_events": max_events, "margin": margin}
+    event = {k: v for k, v in request.items() if v is not None}
+    if target.deployed:
+        record = _invoke_deployed(target, event)
+    else:
+        from scripts.cli.local import invoke_function
+
+        record = invoke_function("TrainerFunction", event)
+    click.echo(describe_run(record))
+    if record.get("status") in ("failed", "rejected"):
+        raise click.ClickException(f"retraining {record.get('status')}: {record.get('reason')}")
+
+
+def _invoke_deployed(target: Target, event: dict[str, Any]) -> dict[str, Any]:
+    import boto3
+    from botocore.config import Config
+
+    lam = boto3.client("lambda", config=Config(read_timeout=960, retries={"max_attempts": 0}))
+    answer = lam.invoke(FunctionName=target.name("trainer"), Payload=json.dumps(event).encode())
+    payload: dict[str, Any] = json.loads(answer["Payload"].read() or b"{}")
+    if answer.get("FunctionError"):
+        return {"status": "failed", "reason": payload.get("errorMessage", answer["FunctionError"])}
+    return payload
+
+
+def describe_run(record: dict[str, Any]) -> str:
+    """A run's record in a few lines: what it read, what the gate decided and why."""
+    lines = [f"{record.get('status')}: {record.get('reason')}"]
+    window = record.get("window") or {}
+    if "events" in window:
+        cut = "; the newest only: the ceiling" if window.get("truncated") else ""
+        lines.append(
+            f"  read {window['events']:,} events from {window.get('files_read')} of {window.get('files')} archived "
+            f"files (last {window.get('days')} days){cut}"
+        )
+    figures = (record.get("gate") or {}).get("figures") or {}
+    if figures:
+        lines.append("  NDCG@10 " + ", ".join(f"{name} {value:.4f}" for name, value in figures.items()))
+    if record.get("version"):
+        lines.append(f"  version {record['version']}; serving {record.get('served_after') or 'no model'}")
+    return "\n".join(lines)
+
+
+COMMANDS = [train, evaluate, models, promote, rollback, retrain]

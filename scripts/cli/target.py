@@ -31,6 +31,7 @@ OUTPUT_OF = {  # what each command needs, by the template's output names
     "segments": "SegmentsTableName",
     "clients": "ClientsTableName",
     "api": "ApiUrl",
+    "trainer": "TrainerFunctionName",
 }
 ENVIRONMENT = {
     "MODEL_BUCKET": "bucket",

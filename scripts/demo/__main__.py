@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from scripts.demo import report, showcase, steps
+from scripts.demo import report, retraining, showcase, steps
 from scripts.demo.session import Session, say
 
 
@@ -24,11 +24,12 @@ class Demo:
         try:
             model = steps.train_and_promote(d, history)
             steps.stream_history(d, history)
-            steps.replay(d, model, history, future)
+            replayed = steps.replay(d, model, history, future)
             showcase.showcase(d, model, history)
             showcase.audiences(d)
+            retraining.retrain(d, future, replayed)
             path = report.report(d)
-            say(f"7. report: {path}  (whole run {time.perf_counter() - started:.0f} s)")
+            say(f"8. report: {path}  (whole run {time.perf_counter() - started:.0f} s)")
             if d.args.serve:
                 self.serve()
         finally:

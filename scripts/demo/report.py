@@ -108,6 +108,15 @@ def report(d: Session) -> Path:
         f"the answer changed after {s['changed_after_ms']:.0f} ms; {s['genre']} items in the top 10: "
         f"{s['genre_share_before']} -> {s['genre_share_after']}.",
         "",
-    ] + [f"![{c}]({c})" for c in charts]
+    ]
+    t = d.figures.get("retraining")
+    if t:
+        shown = ", ".join(f"{name} {value:.4f}" for name, value in t["figures"].items())
+        lines += [
+            f"Retraining on the archive ({t['events']:,} events, {t['seconds']} s): **{t['status']}**: {t['reason']}. "
+            f"NDCG@10 on the same held-out items: {shown or 'none'}. Serving: {t['served_after']}.",
+            "",
+        ]
+    lines += [f"![{c}]({c})" for c in charts]
     (OUT / "report.md").write_text("\n".join(lines) + "\n")
     return OUT / "report.md"

@@ -72,7 +72,8 @@ def stream_history(d: Session, history: list[BehaviorEvent]) -> None:
     )
 
 
-def replay(d: Session, model: Any, history: list[BehaviorEvent], future: list[BehaviorEvent]) -> None:
+def replay(d: Session, model: Any, history: list[BehaviorEvent], future: list[BehaviorEvent]) -> int:
+    """Asks the live API before each sampled interaction; returns how many future events it sent."""
     sample = d.args.sample
     say(
         f"4. replaying the remaining 20 % in time order through the live API, asking before each of the "
@@ -117,3 +118,4 @@ def replay(d: Session, model: Any, history: list[BehaviorEvent], future: list[Be
         rows.append((label, offline[f"{mode}/all"], offline[f"{mode}/warm"], offline[f"{mode}/cold"]))
     for label, a, w, c in rows:
         say(f"   {label:34} all {a['hr@10']:.3f} / {a['ndcg@10']:.3f}   warm {w['hr@10']:.3f}   cold {c['hr@10']:.3f}")
+    return last_chosen + 1

@@ -40,3 +40,9 @@ def test_short_demo_measures_real_time_effect(capfd: pytest.CaptureFixture[str])
     assert figures["freshness_seconds"]["trials"] == 5 and figures["freshness_seconds"]["p95"] < 10
     # 150 clicks in 30 s: flagged for velocity wherever the burst falls against the clock minute
     assert {"high_velocity", "ad_clicks_without_impressions"} <= set(figures["audience"]["bot_risk"]["flags"])
+    # the demo ends with the trainer function on the archive, which holds the history and the whole future
+    retraining = figures["retraining"]
+    assert retraining["status"] in ("promoted", "refused") and retraining["version"]
+    assert retraining["events"] == retraining["sent"] > figures["profiles"]["events"]
+    assert {"candidate", "popularity", "item-knn", "served"} <= set(retraining["figures"])
+    assert "7. retraining on the archive" in out and retraining["reason"] in out

@@ -139,3 +139,18 @@ def test_catalog_samples_drive_the_catalog_function(aws_stack: AwsStack) -> None
         if name == "post_items":
             assert json.loads(out["body"])["rejected"][0]["index"] == 1
     assert statuses == {"put_item": 201, "patch_item": 200, "get_item": 200, "post_items": 200, "delete_item": 204}
+
+
+def test_trainer_sample_events_drive_the_trainer(aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the trainer's environment and an archive with nothing in it yet
+    from pulse.adapters.aws import reset_cached_clients
+
+    for key, value in aws_stack.specs["TrainerFunction"].environment.items():
+        monkeypatch.setenv(key, value)
+    reset_cached_clients()
+    handler = aws_stack.handler("TrainerFunction")
+    for name in ("scheduled_event.json", "on_demand.json"):
+        # When the sample event runs it / Then the run is recorded as skipped: nothing archived yet
+        record = handler(load(EVENTS / "trainer" / name), aws_stack.context("TrainerFunction"))
+        assert record["status"] == "skipped" and "holds no event" in record["reason"], record
+    assert record["trigger"] == "on demand" and record["window"]["days"] == 7

@@ -39,6 +39,12 @@ class Settings(BaseModel):
     ad_impressions_tracked: bool = Field(True, alias="AD_IMPRESSIONS_TRACKED")
     # profile updater: users of one batch read and written at once (DynamoDB's connection pool holds 10)
     updater_user_concurrency: int = Field(8, ge=1, le=10, alias="UPDATER_USER_CONCURRENCY")
+    # the retraining function: the archive's window it reads, the events one run trains on at most (the
+    # measured ceiling; above it the newest are kept), users its evaluation replays, the gate's margin
+    training_window_days: float = Field(30.0, gt=0, le=3650, alias="TRAINING_WINDOW_DAYS")
+    training_max_events: int = Field(3_000_000, ge=1000, alias="TRAINING_MAX_EVENTS")
+    training_eval_users: int = Field(5000, ge=10, alias="TRAINING_EVAL_USERS")
+    gate_margin: float = Field(0.0, ge=0, le=1, alias="GATE_MARGIN")
     region: str = Field("us-east-1", alias="AWS_REGION")
     # Set only on the local stack (moto); on AWS the SDK's default endpoints are used.
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from threading import Lock
+from typing import Any
 
 from pulse.config import Settings, get_settings
 from pulse.ports import (
@@ -105,6 +106,13 @@ class UpdaterDependencies:
 
 
 @dataclass(frozen=True)
+class TrainerDependencies:
+    settings: Settings
+    s3: Any  # the model bucket's client: the archive, the versions, the pointer, the run records
+    catalog: CatalogStore
+
+
+@dataclass(frozen=True)
 class RefresherDependencies:
     store: ProfileStore
     due: DueProfiles
@@ -184,3 +192,13 @@ def build_refresher() -> RefresherDependencies:
     settings = get_settings()
     store = DynamoProfileStore(settings)
     return RefresherDependencies(store, store, SqsDeadLetterSink(settings))
+
+
+def build_trainer() -> TrainerDependencies:
+    from pulse.adapters.aws import client
+    from pulse.adapters.catalog_store import DynamoCatalogStore
+
+    settings = get_settings()
+    return TrainerDependencies(
+        settings, client("s3", settings.region, settings.endpoint_url), DynamoCatalogStore(settings)
+    )

@@ -1,0 +1,56 @@
+"""The retraining run's pure parts: its deadline, the live catalogue as training reads it, its summary."""
+
+import time
+
+import pytest
+
+from pulse.domain.catalog import CatalogItem
+from pulse.ports import CatalogChange
+from scripts.cli.models import describe_run
+from training.archive_window import _hour_of
+from training.retrain import RetrainRequest, RunOutOfTime, catalogue_of, deadline
+
+
+def test_the_deadline_stops_a_run_and_is_cleared_after_it() -> None:
+    with pytest.raises(RunOutOfTime), deadline(0.05):
+        time.sleep(2)
+    with deadline(0.05):
+        pass
+    time.sleep(0.1)  # no alarm left behind once the block is done
+
+
+def test_the_live_catalogue_gives_metadata_and_availability() -> None:
+    shoe = CatalogItem(item_id="shoe", categories=["Shoes"], brand="Acme", price=30.0, created_at=1, updated_at=1)
+    gone = CatalogItem(item_id="hat", available=False, created_at=1, updated_at=1)
+    changes = [CatalogChange("shoe", False, 1.0, shoe), CatalogChange("hat", True, 1.0, gone)]
+    changes.append(CatalogChange("old", True, 2.0, None))  # deleted
+    catalogue = catalogue_of(changes)
+    assert catalogue["shoe"] == {"category": ["Shoes"], "brand": "Acme", "price": 30.0, "available": True}
+    assert catalogue["hat"] == {"available": False} and catalogue["old"] == {"available": False}
+
+
+def test_an_on_demand_request_is_checked() -> None:
+    assert RetrainRequest.model_validate({"window_days": 7}).window_days == 7
+    for bad in ({"window_days": 0}, {"max_events": 10}, {"margin": 2}, {"force": True}):
+        with pytest.raises(ValueError, match="validation error"):
+            RetrainRequest.model_validate(bad)
+
+
+def test_archive_keys_are_dated_by_their_hour_folder() -> None:
+    assert _hour_of("events/2026/12/03/09/pulse-archive-1.gz") == 1796288400.0
+    assert _hour_of("events-errors/x.gz") is None and _hour_of("events/2026/12/x.gz") is None
+
+
+def test_a_run_is_summarised_with_its_window_and_gate_figures() -> None:
+    text = describe_run(
+        {
+            "status": "refused",
+            "reason": "ndcg@10 0.1 does not beat the item-knn baseline (0.2)",
+            "window": {"events": 1200, "files_read": 1, "files": 2, "days": 30, "truncated": True},
+            "gate": {"figures": {"candidate": 0.1, "item-knn": 0.2}},
+            "version": "v2",
+            "served_after": "v1",
+        }
+    )
+    assert "refused: ndcg@10" in text and "1,200 events from 1 of 2" in text and "the ceiling" in text
+    assert "candidate 0.1000, item-knn 0.2000" in text and "serving v1" in text
