@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench bench-api bench-auth bench-scoring bench-catalog events openapi train models promote rollback movielens synthetic evaluate demo clean dead-letters replay-dead-letters backfill resegment
+.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench bench-api bench-auth bench-scoring bench-catalog bench-training events openapi train retrain models promote rollback movielens synthetic evaluate demo clean dead-letters replay-dead-letters backfill resegment
 
 help:
 	@echo "make demo   - the whole product on MovieLens-100K on the local stack (SERVE=1 keeps it running)"
@@ -14,8 +14,9 @@ help:
 	@echo "make build  - sam build (needs python3.12 on PATH; see scripts/find_python.sh)"
 	@echo "make sizes  - unzipped size of each function with its layer"
 	@echo "make bench  - profile updater benchmark; make bench-api - scoring latency, cold start, memory"
-	@echo "make bench-scoring / bench-auth / bench-catalog - scoring at scale, authorizer, live catalogue"
-	@echo "operator commands: .venv/bin/pulse --help (make train/models/promote/rollback/backfill/resegment/"
+	@echo "make bench-scoring / bench-auth / bench-catalog / bench-training - scoring at scale, authorizer,"
+	@echo "  live catalogue, the retraining ceiling"
+	@echo "operator commands: .venv/bin/pulse --help (make train/retrain/models/promote/rollback/backfill/resegment/"
 	@echo "  dead-letters/replay-dead-letters are aliases; STACK=<name> [REGION=] [PROFILE=] targets a deployed stack)"
 
 $(VENV)/.installed: requirements.txt layers/core/requirements.txt pyproject.toml
@@ -100,6 +101,10 @@ bench-scoring: venv
 bench-catalog: venv
 	$(PY) -m scripts.bench_catalog
 
+# the retraining ceiling: make bench-training [SIZES=1000000,3000000,10000000]
+bench-training: venv
+	$(PY) -m scripts.bench_training $(if $(SIZES),--sizes $(SIZES))
+
 demo: venv
 	$(PULSE) demo $(if $(SERVE),--serve) $(if $(SAMPLE),--sample $(SAMPLE))
 
@@ -116,6 +121,9 @@ movielens: venv
 train: venv
 	@test -n "$(EVENTS)" || { echo "usage: make train EVENTS=<log.jsonl[.gz]|s3://...> [BUCKET=<name>] [PROMOTE=1] [STACK=<name>]"; exit 2; }
 	$(PULSE) train --events "$(EVENTS)" $(if $(BUCKET),--bucket "$(BUCKET)") $(if $(PROMOTE),--promote) $(if $(FORCE),--force) $(WHERE)
+
+retrain: venv
+	$(PULSE) retrain $(if $(WINDOW_DAYS),--window-days $(WINDOW_DAYS)) $(WHERE)
 
 models: venv
 	$(PULSE) models $(WHERE)
