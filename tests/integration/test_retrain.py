@@ -186,3 +186,16 @@ def test_an_empty_archive_or_a_bad_request_is_said_not_raised(
     assert empty["status"] == "skipped" and "holds no event" in empty["reason"]
     bad = trainer({"window_days": -3, "colour": "red"})
     assert bad["status"] == "rejected" and "window_days" in bad["reason"] and "colour" in bad["reason"]
+
+
+def test_a_served_version_that_cannot_be_loaded_is_no_bar_and_the_run_says_so(aws_stack: AwsStack) -> None:
+    s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
+    _archive(s3, bucket, _events(), time.time() - HOUR, "good")
+    settings = RetrainSettings(bucket=bucket)
+    first = retrain(s3, settings, lambda: None, time.time(), say=lambda _: None)
+    # the served version's files are damaged (its checksums no longer match)
+    s3.put_object(Bucket=bucket, Key=f"models/{first.version}/ranker.json", Body=b"{}")
+    _archive(s3, bucket, _events(seed=2), time.time(), "more")
+    run = retrain(s3, settings, lambda: None, time.time(), say=lambda _: None)
+    assert any("cannot be loaded" in line for line in run.log)
+    assert run.status == "promoted" and run.gate is not None and "served" not in run.gate["figures"]
