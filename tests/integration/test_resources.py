@@ -71,10 +71,12 @@ def test_alarms_exist_and_notify_the_stacks_topic(aws_stack: AwsStack) -> None:
     for name, spec in template.items():
         if spec["Type"] == "AWS::CloudWatch::Alarm":
             assert "AlarmTopic" in str(spec["Properties"]["AlarmActions"]), name
-    refresher = next(a for a in alarms if a.get("MetricName") == "Errors")
+    refresher = next(a for a in alarms if a["AlarmName"].endswith("SegmentRefresherErrorsAlarm"))
     assert refresher["Dimensions"] == [
         {"Name": "FunctionName", "Value": aws_stack.stack.resources["SegmentRefresherFunction"].ref}
     ]
+    trainer = next(a for a in alarms if a["AlarmName"].endswith("TrainingFailedAlarm"))
+    assert trainer["Dimensions"] == [{"Name": "FunctionName", "Value": aws_stack.stack.resources["TrainerFunction"].ref}]
 
 
 def test_functions_get_the_template_environment(aws_stack: AwsStack) -> None:
