@@ -2,7 +2,8 @@
 
 For each size, a synthetic shop log from ``pulse synthetic`` (users = events / 10, items = events / 100;
 cached under .cache/synthetic/), then the training the retraining function runs (``python -m training
-train --no-publish`` with the function's evaluation sample, TRAINING_EVAL_USERS 5,000) in a child
+train --no-publish`` with the function's settings: TRAINING_EVAL_USERS 5,000 and TRAINING_DENSE_MAX_ITEMS
+5,000; ``--dense-max-items 20000`` gives what ``pulse train`` does) in a child
 process: wall time and the child's peak resident memory. What that means on Lambda (15 minutes,
 10,240 MB at most) is in docs/benchmarks.md.
 """
@@ -37,11 +38,11 @@ def log_of(events: int) -> Path:
     return path
 
 
-def measure(path: Path, eval_users: int) -> tuple[float, float, float, int]:
+def measure(path: Path, eval_users: int, dense_max_items: int) -> tuple[float, float, float, int]:
     """(wall seconds, CPU seconds, peak resident MB, exit code) of one training run in a fresh child
     process (CPU time is what a busy machine does not inflate; wall time includes waiting)."""
     command = [sys.executable, "-m", "training", "train", "--events", str(path), "--no-publish"]
-    command += ["--eval-users", str(eval_users)]
+    command += ["--eval-users", str(eval_users), "--dense-max-items", str(dense_max_items)]
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
         child = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
@@ -60,12 +61,15 @@ def measure(path: Path, eval_users: int) -> tuple[float, float, float, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,3000000,10000000")
-    parser.add_argument("--eval-users", type=int, default=5000)
+    parser.add_argument("--eval-users", type=int, default=5000, help="the function's TRAINING_EVAL_USERS")
+    parser.add_argument(
+        "--dense-max-items", type=int, default=5000, help="the function's TRAINING_DENSE_MAX_ITEMS (pulse train: 20000)"
+    )
     args = parser.parse_args(argv)
     rows = []
     for events in (int(x) for x in args.sizes.split(",")):
         print(f"{events:,} events", flush=True)
-        took, cpu, peak, code = measure(log_of(events), args.eval_users)
+        took, cpu, peak, code = measure(log_of(events), args.eval_users, args.dense_max_items)
         rows.append((events, took, cpu, peak, code))
         print(f"  {took:8.1f} s wall  {cpu:8.1f} s CPU  peak {peak:8.0f} MB  exit {code}", flush=True)
     print("\n| events | users | items | wall time | CPU time | peak memory | exit |")

@@ -66,7 +66,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"read {table.n_events} events from {args.events}; {len(errors)} invalid lines skipped", end="")
     print(f" ({first}{'; ...' if len(errors) > 3 else ''})" if errors else "")
     gate = Gate(_served_or_none(s3, args.bucket), args.gate_margin) if args.bucket else None
-    result = train(table, catalog=read_catalog(args.catalog), eval_users=args.eval_users, seed=args.seed, gate=gate)
+    result = train(
+        table,
+        catalog=read_catalog(args.catalog),
+        eval_users=args.eval_users,
+        seed=args.seed,
+        gate=gate,
+        dense_max_items=args.dense_max_items,
+    )
     version = new_version(result.files)
     manifest = manifest_for(version, result)
     if args.out:
@@ -142,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     t.add_argument("--catalog", help="optional item catalog (JSON Lines)")
     t.add_argument("--eval-users", type=int, default=None, help="evaluate on a sample of users")
+    t.add_argument(
+        "--dense-max-items", type=int, default=20_000, help="dense item models up to this many items, sparse above"
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", help="also write the artefacts and metrics to this folder")
     t.set_defaults(func=cmd_train)

@@ -66,6 +66,9 @@ class Dataset:
     n_events: int
     table: EventTable
     fits: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    # dense item models (EASE, SLIS, regressed transitions: O(items^3) each) up to this many items,
+    # sparse ones (item-kNN, counted transitions) above; the trainer function lowers it to fit 15 minutes
+    dense_max_items: int = 20_000
 
     def counts(self) -> np.ndarray:
         return np.diff(self.ptr)

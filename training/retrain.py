@@ -60,6 +60,7 @@ class RetrainSettings:
     max_events: int = 3_000_000  # the measured ceiling of one run (docs/benchmarks.md)
     margin: float = 0.0
     eval_users: int | None = 5000  # users whose profiles the evaluation replays (bounds its time)
+    dense_max_items: int = 5000  # dense item models up to this many items (O(items^3) each), sparse above
     seed: int = 0
     reserve_seconds: float = 30.0  # kept before the deadline to write the record
 
@@ -179,7 +180,15 @@ def _run(
     started = time.perf_counter()
     try:
         gate = Gate(served, settings.margin)
-        result = train(table, catalog, eval_users=settings.eval_users, seed=settings.seed, say=note, gate=gate)
+        result = train(
+            table,
+            catalog,
+            eval_users=settings.eval_users,
+            seed=settings.seed,
+            say=note,
+            gate=gate,
+            dense_max_items=settings.dense_max_items,
+        )
     except TrainingInputError as exc:
         record.status, record.reason = "skipped", str(exc)
         note(f"skipped: {exc}")

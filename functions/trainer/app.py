@@ -64,6 +64,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         max_events=request.max_events or s.training_max_events,
         margin=s.gate_margin if request.margin is None else request.margin,
         eval_users=s.training_eval_users,
+        dense_max_items=s.training_dense_max_items,
     )
     try:
         record = retrain(

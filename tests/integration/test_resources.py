@@ -76,7 +76,8 @@ def test_alarms_exist_and_notify_the_stacks_topic(aws_stack: AwsStack) -> None:
         {"Name": "FunctionName", "Value": aws_stack.stack.resources["SegmentRefresherFunction"].ref}
     ]
     trainer = next(a for a in alarms if a["AlarmName"].endswith("TrainingFailedAlarm"))
-    assert trainer["Dimensions"] == [{"Name": "FunctionName", "Value": aws_stack.stack.resources["TrainerFunction"].ref}]
+    trainer_name = aws_stack.stack.resources["TrainerFunction"].ref
+    assert trainer["Dimensions"] == [{"Name": "FunctionName", "Value": trainer_name}]
 
 
 def test_functions_get_the_template_environment(aws_stack: AwsStack) -> None:

@@ -133,7 +133,7 @@ def test_a_window_above_the_ceiling_trains_on_the_newest_events_and_says_so(aws_
     older, newer = _events(users=60, seed=3), _events(users=100, seed=4)
     _archive(s3, bucket, older, time.time() - 5 * HOUR, "older")
     newest = _archive(s3, bucket, newer, time.time(), "newer")
-    settings = RetrainSettings(bucket=bucket, window_days=1, max_events=len(newer), eval_users=None)
+    settings = RetrainSettings(bucket=bucket, window_days=1, max_events=len(newer), eval_users=None, dense_max_items=10)
     run = retrain(s3, settings, lambda: None, now=time.time(), trigger="on demand", say=lambda _: None)
     window = run.window
     assert window["truncated"] and window["events"] == len(newer) and window["files_read"] == 1
@@ -142,6 +142,8 @@ def test_a_window_above_the_ceiling_trains_on_the_newest_events_and_says_so(aws_
     manifest = _json(s3, bucket, f"models/{run.version}/manifest.json")
     assert manifest["window"]["truncated"] and manifest["trained_on"]["events"] == len(newer)
     assert manifest["trained_on"]["from"] >= min(e["timestamp"] for e in newer)  # none of the older file
+    # and above its dense-model item limit, the run fits the sparse models (cost linear in the items)
+    assert manifest["params"]["method"] == "knn" and any("sparse item models" in line for line in run.log)
 
 
 def test_a_failed_run_raises_records_why_and_leaves_serving_untouched(

@@ -44,6 +44,7 @@ class Settings(BaseModel):
     training_window_days: float = Field(30.0, gt=0, le=3650, alias="TRAINING_WINDOW_DAYS")
     training_max_events: int = Field(3_000_000, ge=1000, alias="TRAINING_MAX_EVENTS")
     training_eval_users: int = Field(5000, ge=10, alias="TRAINING_EVAL_USERS")
+    training_dense_max_items: int = Field(5000, ge=0, le=20000, alias="TRAINING_DENSE_MAX_ITEMS")
     gate_margin: float = Field(0.0, ge=0, le=1, alias="GATE_MARGIN")
     region: str = Field("us-east-1", alias="AWS_REGION")
     # Set only on the local stack (moto); on AWS the SDK's default endpoints are used.
