@@ -1,8 +1,9 @@
 """The promotion gate: a trained candidate is served only if it beats what is served and the classics.
 
-All figures are NDCG@10 on the same held-out items of the candidate's log (each evaluated user's
-latest interaction, never seen in fitting): the candidate's, the popularity and item-kNN baselines
-fit on the same items, and the served version scored on those same items with its own artefacts.
+All figures are NDCG@10 on held-out items of the candidate's log (each evaluated user's latest
+interaction, never seen in fitting): the candidate's and the popularity and item-kNN baselines' fit on
+the same items; the served version's, with its own artefacts, on those held-out interactions newer
+than its own training data, and the candidate's again on those same items.
 The candidate must be strictly above both baselines, and at least ``(1 + margin)`` times the served
 version. The decision, with its figures and reason, is written into the version's manifest
 (``gate``), so a refused version is published for inspection but never served without ``--force``.
@@ -52,9 +53,11 @@ def decide(
     served: dict[str, Any] | None = None,
     served_version: str | None = None,
     margin: float = 0.0,
+    candidate_on_served: dict[str, Any] | None = None,
 ) -> GateDecision:
-    """Promote or refuse, with the reason in words; ``served`` (the served version's figures on the
-    same held-out items) is None when nothing is served yet."""
+    """Promote or refuse, with the reason in words. ``served``: the served version's figures on held-out
+    items it was not fitted on, and ``candidate_on_served`` the candidate's on those same items
+    (default: ``candidate``); both None with a ``served_version``: no such item exists (refused)."""
     if margin < 0:
         raise ValueError("the gate's margin is a fraction >= 0 (0.02: 2 % better than the served version)")
     mine = _figure(candidate)
@@ -65,6 +68,9 @@ def decide(
     theirs = _figure(served)
     if theirs is not None:
         figures["served"] = theirs
+    mine_there = _figure(candidate_on_served) if candidate_on_served is not None else mine
+    if mine_there is not None and candidate_on_served is not None:
+        figures["candidate_on_served_items"] = mine_there
 
     def refuse(reason: str) -> GateDecision:
         return GateDecision(False, reason, margin, figures, served_version)
@@ -76,18 +82,23 @@ def decide(
             return refuse(f"the {name} baseline was not evaluated, so the candidate cannot be shown to beat it")
         if mine <= figures[name]:
             return refuse(f"{METRIC} {mine:.4f} does not beat the {name} baseline ({figures[name]:.4f})")
+    if served is None and served_version is not None:
+        return refuse(
+            f"no held-out interaction is newer than the served {served_version}'s training data, so nothing "
+            "shows the candidate is better than it"
+        )
     if served is not None:
-        if theirs is None:
+        if theirs is None or mine_there is None:
             return refuse(f"the served version {served_version} could not be scored on the held-out items")
         needed = theirs * (1 + margin)
-        if mine <= theirs or mine < needed:  # strictly better, and by the margin
+        if mine_there <= theirs or mine_there < needed:  # strictly better, and by the margin
             return refuse(
-                f"{METRIC} {mine:.4f} does not beat the served {served_version} ({theirs:.4f}) "
+                f"{METRIC} {mine_there:.4f} does not beat the served {served_version} ({theirs:.4f}) "
                 f"by the margin {margin:.0%} (needs more than {theirs:.4f} and at least {needed:.4f})"
             )
         return GateDecision(
             True,
-            f"{METRIC} {mine:.4f} beats the served {served_version} ({theirs:.4f}) and the baselines",
+            f"{METRIC} {mine_there:.4f} beats the served {served_version} ({theirs:.4f}) and the baselines",
             margin,
             figures,
             served_version,

@@ -22,12 +22,12 @@ import numpy as np
 
 from pulse.domain.events import BehaviorEvent
 from pulse.domain.profile import UserProfile
-from pulse.recommend.artifacts import build_manifest, npz_bytes
+from pulse.recommend.artifacts import RecModel, build_manifest, npz_bytes
 from pulse.recommend.ranker import RankerSpec
 from training import models
 from training.dataset import Dataset, Params, build_dataset, half_life_days, snapshots
 from training.evaluation import cold_start_choice, evaluate_a
-from training.gate import Gate, decide
+from training.gate import Gate, GateDecision, decide
 from training.parts import Parts, fit_parts, rec_model
 from training.ranker import calibrate, choose_diversity, fit_ranker, guard_ranker, one_hot
 from training.table import EventTable, table_from_events
@@ -142,12 +142,7 @@ def train(
         note(f"  baseline {name:12} HR@10 {figures['hr@10']:.4f} NDCG@10 {figures['ndcg@10']:.4f}")
     decision = None
     if gate is not None:  # the served version on the same held-out items, then the decision
-        served, version = None, None
-        if gate.served is not None:
-            served, version = evaluate_a(data, gate.served, shots, "test"), gate.served.version
-            note(f"  served {version:14} HR@10 {served['hr@10']:.4f} NDCG@10 {served['ndcg@10']:.4f}")
-        decision = decide(test, baselines, served, version, gate.margin)
-        note(f"gate: {'promote' if decision.promote else 'refuse'}: {decision.reason}")
+        decision = gate_decision(data, gate, shots, test, baselines, rec_model(data, stage3, ranker), note)
     final = fit_parts(data, params, drop_last=0)
     files = artefact_files(data, final, ranker)
     metrics = {
@@ -175,6 +170,36 @@ def train(
         info["gate"] = decision.as_dict()
     note(f"trained in {info['training_seconds']} s")
     return TrainResult(files, info, params, metrics, log)
+
+
+def gate_decision(
+    data: Dataset,
+    gate: Gate,
+    shots: dict[str, dict[str, UserProfile]],
+    test: dict[str, float],
+    baselines: dict[str, dict[str, float]],
+    candidate: RecModel,
+    note: Callable[[str], None],
+) -> GateDecision:
+    """The gate's decision. The served version is compared with the candidate only on held-out
+    interactions newer than its own training data (``trained_on.to`` in its manifest): on older ones
+    it would be scored on what it was fitted on (a leak that made a served model look six times
+    better than it is)."""
+    if gate.served is None:
+        decision = decide(test, baselines, margin=gate.margin)
+    else:
+        version = gate.served.version
+        after = float((gate.served.manifest.get("trained_on") or {}).get("to") or float("-inf"))
+        fair = {u: shot for u, shot in shots.items() if data.times[data.ptr[data.user_index[u] + 1] - 1] > after}
+        note(f"  held-out interactions newer than the served {version}'s data: {len(fair)} of {len(shots)} users")
+        served = mine = None
+        if fair:
+            served = evaluate_a(data, gate.served, fair, "test")
+            mine = test if len(fair) == len(shots) else evaluate_a(data, candidate, fair, "test")
+            note(f"  on those: candidate NDCG@10 {mine['ndcg@10']:.4f}, served {served['ndcg@10']:.4f}")
+        decision = decide(test, baselines, served, version, gate.margin, candidate_on_served=mine)
+    note(f"gate: {'promote' if decision.promote else 'refuse'}: {decision.reason}")
+    return decision
 
 
 def default_grid(n_items: int, dense_max_items: int = models.EASE_MAX_ITEMS) -> list[Params]:

@@ -43,3 +43,18 @@ def test_missing_figures_refuse_rather_than_guess() -> None:
     assert not decide({"ndcg@10": 0.5}, BASELINES, {"hr@10": 0.3}, "v1").promote  # served unscored
     with pytest.raises(ValueError, match="margin"):
         decide({"ndcg@10": 0.5}, BASELINES, margin=-0.1)
+
+
+def test_a_served_version_with_no_newer_held_out_item_cannot_be_shown_worse() -> None:
+    # the served version was fitted on every held-out interaction: no fair comparison exists
+    decision = decide({"ndcg@10": 0.3}, {"popularity": {"ndcg@10": 0.1}, "item-knn": {"ndcg@10": 0.2}}, None, "v1")
+    assert not decision.promote and "newer than the served v1" in decision.reason
+
+
+def test_the_served_version_is_compared_on_the_items_it_was_not_fitted_on() -> None:
+    baselines = {"popularity": {"ndcg@10": 0.1}, "item-knn": {"ndcg@10": 0.2}}
+    # better overall, but not on the newer items where the served version can be judged
+    decision = decide({"ndcg@10": 0.3}, baselines, {"ndcg@10": 0.25}, "v1", candidate_on_served={"ndcg@10": 0.24})
+    assert not decision.promote and "0.2400 does not beat the served v1 (0.2500)" in decision.reason
+    assert decision.figures["candidate_on_served_items"] == 0.24 and decision.figures["candidate"] == 0.3
+    assert decide({"ndcg@10": 0.3}, baselines, {"ndcg@10": 0.25}, "v1", candidate_on_served={"ndcg@10": 0.26}).promote
