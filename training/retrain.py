@@ -57,7 +57,7 @@ class RunOutOfTime(Exception):
 class RetrainSettings:
     bucket: str
     window_days: float = 30.0
-    max_events: int = 3_000_000  # the measured ceiling of one run (docs/benchmarks.md)
+    max_events: int = 5_000_000  # the measured ceiling of one run (docs/benchmarks.md)
     margin: float = 0.0
     eval_users: int | None = 5000  # users whose profiles the evaluation replays (bounds its time)
     dense_max_items: int = 5000  # dense item models up to this many items (O(items^3) each), sparse above

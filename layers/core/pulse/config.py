@@ -42,7 +42,7 @@ class Settings(BaseModel):
     # the retraining function: the archive's window it reads, the events one run trains on at most (the
     # measured ceiling; above it the newest are kept), users its evaluation replays, the gate's margin
     training_window_days: float = Field(30.0, gt=0, le=3650, alias="TRAINING_WINDOW_DAYS")
-    training_max_events: int = Field(3_000_000, ge=1000, alias="TRAINING_MAX_EVENTS")
+    training_max_events: int = Field(5_000_000, ge=1000, alias="TRAINING_MAX_EVENTS")
     training_eval_users: int = Field(5000, ge=10, alias="TRAINING_EVAL_USERS")
     training_dense_max_items: int = Field(5000, ge=0, le=20000, alias="TRAINING_DENSE_MAX_ITEMS")
     gate_margin: float = Field(0.0, ge=0, le=1, alias="GATE_MARGIN")
