@@ -10,7 +10,7 @@ from pulse.domain.events import BehaviorEvent, parse_event
 from training.dataset import Params
 from training.train import TrainResult, manifest_for, train
 
-__all__ = ["Params", "TrainResult", "publish_and_promote", "synthetic_events", "tiny_model", "train"]
+__all__ = ["Params", "TrainResult", "publish_and_promote", "shop_log", "synthetic_events", "tiny_model", "train"]
 
 GENRES = ["Action", "Comedy", "Drama", "Horror"]
 T0 = 1_700_000_000.0
@@ -75,3 +75,20 @@ def publish_and_promote(s3: Any, bucket: str, result: TrainResult, version: str,
     publish(s3, bucket, version, result.files, manifest)
     promote(s3, bucket, version, force=force)
     return version
+
+
+def shop_log(users: int = 60, seed: int = 1, shuffled: bool = False, days_later: float = 0.0) -> list[dict[str, Any]]:
+    """The synthetic shop's events as JSON objects. ``shuffled``: every interaction's item drawn from
+    another interaction (noise a model must not be promoted on); ``days_later``: the same behaviour
+    that many days later (held-out interactions newer than a model trained on the original)."""
+    events = [e.model_dump(exclude_none=True, mode="json") for e in synthetic_events(users=users, seed=seed)]
+    for event in events:
+        event["timestamp"] += days_later * 86400
+        event["event_id"] += f"-{days_later:g}" if days_later else ""
+    if shuffled:
+        rows = [e for e in events if "item_id" in e]
+        items = [e["item_id"] for e in rows]
+        random.Random(7).shuffle(items)
+        for row, item in zip(rows, items, strict=True):
+            row["item_id"] = item
+    return events

@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import random
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
 
 from tests.conftest import AwsStack
-from tests.modelkit import synthetic_events
+from tests.modelkit import shop_log
 from training.__main__ import main
 
 
 def _log(tmp_path: Path, name: str, shuffled: bool = False, seed: int = 1, days_later: float = 0.0) -> str:
-    """The synthetic shop's log; shuffled: every interaction's item drawn from another interaction;
-    ``days_later``: that many days later (held-out items newer than a model trained before)."""
-    events = [e.model_dump(exclude_none=True, mode="json") for e in synthetic_events(users=60, seed=seed)]
-    for event in events:
-        event["timestamp"] += days_later * 86400
-    if shuffled:
-        rows = [e for e in events if "item_id" in e]
-        items = [e["item_id"] for e in rows]
-        random.Random(7).shuffle(items)
-        for row, item in zip(rows, items, strict=True):
-            row["item_id"] = item
+    """The synthetic shop's log as a file (see ``shop_log``)."""
     path = tmp_path / name
-    path.write_text("\n".join(json.dumps(e) for e in events))
+    path.write_text("\n".join(json.dumps(e) for e in shop_log(60, seed, shuffled, days_later)))
     return str(path)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,26 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import AwsStack
-from tests.modelkit import synthetic_events
+from tests.modelkit import shop_log
 from training.retrain import RetrainSettings, RunFailed, retrain
 
 HOUR = 3600.0
 
 
 def _events(users: int = 60, shuffled: bool = False, seed: int = 1, days_later: float = 0.0) -> list[dict[str, Any]]:
-    """The synthetic shop's log; shuffled: every interaction's item drawn from another interaction;
-    ``days_later``: the same shop's behaviour that many days later (newer than a model trained before)."""
-    events = [e.model_dump(exclude_none=True, mode="json") for e in synthetic_events(users=users, seed=seed)]
-    for event in events:
-        event["timestamp"] += days_later * 86400
-        event["event_id"] += f"-{days_later:g}"
-    if shuffled:
-        rows = [e for e in events if "item_id" in e]
-        items = [e["item_id"] for e in rows]
-        random.Random(7).shuffle(items)
-        for row, item in zip(rows, items, strict=True):
-            row["item_id"] = item
-    return events
+    return shop_log(users, seed, shuffled, days_later)
 
 
 def _archive(s3: Any, bucket: str, events: list[dict[str, Any]], at: float, name: str = "a") -> str:
