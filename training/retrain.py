@@ -144,9 +144,10 @@ def _run(
         note(record.reason)
         return
     record.newest_file = files[0].key
-    if record.trigger == "schedule" and previous.get("newest_file") == files[0].key and previous["status"] != "failed":
+    unchanged = previous.get("newest_file") == files[0].key and previous.get("status") != "failed"
+    if record.trigger == "schedule" and unchanged:
         record.status = "skipped"  # the same window gives the same model: only new data or a failure retries
-        record.reason = f"nothing archived since the run {previous.get('run_id')} ({previous['status']})"
+        record.reason = f"nothing archived since the run {previous.get('run_id')} ({previous.get('status')})"
         note(record.reason)
         return
     opened: list[str] = []
