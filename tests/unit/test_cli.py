@@ -3,6 +3,7 @@ endpoint or moto's keys to AWS (the SDK's calls are intercepted before anything 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import botocore.client
@@ -33,6 +34,19 @@ def test_every_command_has_help_with_a_description_and_documented_options() -> N
         for param in command.params:
             if getattr(param, "param_type_name", "") == "option":
                 assert getattr(param, "help", None), (name, param.name)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Any:
+    """Commands point the SDK at their target through os.environ (as a CLI process does): put it back,
+    so no endpoint or credential outlives the test."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    from pulse.adapters.aws import reset_cached_clients
+
+    reset_cached_clients()
 
 
 @pytest.fixture
