@@ -37,22 +37,10 @@ def read_catalog(path: str | None) -> dict[str, dict[str, Any]] | None:
     return out
 
 
-def _served_or_none(s3: Any, bucket: str) -> Any:
-    """The served version to beat; one that cannot be loaded cannot be served either, so the candidate is
-    then judged against the baselines alone (said, not raised)."""
-    from training.publish import served_model
-
-    try:
-        return served_model(s3, bucket)
-    except Exception as exc:  # noqa: BLE001  # tampered, missing or unreadable: no bar to clear
-        print(f"the served version cannot be loaded ({exc}): the gate compares with the baselines alone")
-        return None
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from training.eventlog import read_table
     from training.gate import Gate
-    from training.publish import new_version, promote, publish
+    from training.publish import new_version, promote, publish, served_model_or_none
     from training.train import manifest_for, train
 
     s3 = s3_client()
@@ -65,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     print(f"read {table.n_events} events from {args.events}; {len(errors)} invalid lines skipped", end="")
     print(f" ({first}{'; ...' if len(errors) > 3 else ''})" if errors else "")
-    gate = Gate(_served_or_none(s3, args.bucket), args.gate_margin) if args.bucket else None
+    gate = Gate(served_model_or_none(s3, args.bucket, print), args.gate_margin) if args.bucket else None
     result = train(
         table,
         catalog=read_catalog(args.catalog),

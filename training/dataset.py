@@ -19,6 +19,7 @@ from pulse.domain.events import BehaviorEvent
 from pulse.domain.profile import UserProfile
 from pulse.domain.segments import evaluate as evaluate_segments
 from pulse.domain.updater import PositionedEvent, ProfileState, apply_user_events, dump_state, load_state
+from training.models import EASE_MAX_ITEMS
 from training.table import EventTable, is_interaction
 
 
@@ -68,7 +69,12 @@ class Dataset:
     fits: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
     # dense item models (EASE, SLIS, regressed transitions: O(items^3) each) up to this many items,
     # sparse ones (item-kNN, counted transitions) above; the trainer function lowers it to fit 15 minutes
-    dense_max_items: int = 20_000
+    dense_max_items: int = EASE_MAX_ITEMS
+
+    @property
+    def dense(self) -> bool:
+        """Whether this run fits dense item models (never above ``EASE_MAX_ITEMS``)."""
+        return len(self.item_ids) <= min(EASE_MAX_ITEMS, self.dense_max_items)
 
     def counts(self) -> np.ndarray:
         return np.diff(self.ptr)

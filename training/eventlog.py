@@ -82,7 +82,7 @@ def _parsed(
     source: Source, s3: Any, now: float, errors: list[tuple[int, str]], opened: list[str] | None = None
 ) -> Generator[tuple[int, BehaviorEvent], None, None]:
     """``(line number, event)`` for every valid line; ``(line number, reason)`` into ``errors`` otherwise."""
-    for number, line in enumerate(_lines(source, s3, opened), start=1):
+    for number, line in numbered_lines(source, s3, opened):
         if not line.strip():
             continue
         try:
@@ -102,9 +102,10 @@ def read_events(source: str, s3: Any = None, now: float = 4e9) -> tuple[list[Beh
     return events, errors
 
 
-def numbered_lines(source: Source, s3: Any = None) -> Iterator[tuple[int, bytes]]:
-    """``(line number, line)`` over the whole log, numbers running on across its files."""
-    yield from enumerate(_lines(source, s3), start=1)
+def numbered_lines(source: Source, s3: Any = None, opened: list[str] | None = None) -> Iterator[tuple[int, bytes]]:
+    """``(line number, line)`` over the whole log, numbers running on across its files (``opened``: as
+    for ``_lines``)."""
+    yield from enumerate(_lines(source, s3, opened), start=1)
 
 
 @dataclass

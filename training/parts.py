@@ -31,7 +31,7 @@ def fit_parts(data: Dataset, params: Params, drop_last: int) -> Parts:
     keep = data.kept(drop_last)
     rows, items, times = data.row_user[keep], data.items[keep], data.times[keep]
     n = len(data.item_ids)
-    dense = n <= min(models.EASE_MAX_ITEMS, data.dense_max_items)
+    dense = data.dense
     method = params.method if dense else "knn"
     nbr_key = ("neighbours", drop_last, method, params.ease_lambda if method != "knn" else 0.0, params.neighbors)
     if nbr_key not in data.fits:

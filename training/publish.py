@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -64,6 +65,16 @@ def served_model(s3: Any, bucket: str) -> RecModel | None:
     if not pointer.get("version"):
         return None
     return load_model(pointer["version"], *fetch_version(s3, bucket, pointer["version"]))
+
+
+def served_model_or_none(s3: Any, bucket: str, say: Callable[[str], None]) -> RecModel | None:
+    """The served version to beat. One that cannot be loaded cannot be served either, so the candidate
+    is then judged against the baselines alone: said through ``say``, not raised."""
+    try:
+        return served_model(s3, bucket)
+    except Exception as exc:  # noqa: BLE001  # tampered, missing or unreadable: no bar to clear
+        say(f"the served version cannot be loaded ({exc}): the gate compares with the baselines alone")
+        return None
 
 
 def promote(s3: Any, bucket: str, version: str, force: bool = False) -> dict[str, Any]:

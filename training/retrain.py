@@ -25,7 +25,7 @@ from pulse.ports import CatalogChange
 from training.archive_window import archive_window
 from training.eventlog import read_table
 from training.gate import Gate
-from training.publish import new_version, promote, publish, read_pointer, served_model
+from training.publish import new_version, promote, publish, read_pointer, served_model_or_none
 from training.runs import RunRecord, last_run, write_run
 from training.train import TrainingInputError, manifest_for, train
 
@@ -173,11 +173,7 @@ def _run(
     catalog = catalogue()
     if catalog:
         note(f"live catalogue: {len(catalog)} items")
-    try:
-        served = served_model(s3, settings.bucket)
-    except Exception as exc:  # noqa: BLE001  # an unloadable served version cannot be served either
-        served = None
-        note(f"the served version {record.served_before} cannot be loaded ({exc}): judged on the baselines alone")
+    served = served_model_or_none(s3, settings.bucket, note)
     started = time.perf_counter()
     try:
         gate = Gate(served, settings.margin)

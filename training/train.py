@@ -49,7 +49,7 @@ def baseline_figures(
             data, rec_model(data, fit_parts(data, knn, drop_last=1), plain(knn, "nbr_recent")), shots, "test"
         ),
     }
-    if len(data.item_ids) <= min(models.EASE_MAX_ITEMS, data.dense_max_items):
+    if data.dense:
         ease = Params(method="ease", ease_lambda=params.ease_lambda, recency_decay=1.0, recent_items=50)
         ease_parts = parts if params.method == "ease" else fit_parts(data, ease, drop_last=1)
         out["ease"] = evaluate_a(data, rec_model(data, ease_parts, plain(ease, "nbr_recent")), shots, "test")
@@ -92,8 +92,8 @@ def train(
     data = build_dataset(events if isinstance(events, EventTable) else table_from_events(events), catalog)
     data.dense_max_items = dense_max_items
     note(f"data: {data.n_events} events, {len(data.user_ids)} users, {len(data.item_ids)} items")
-    if len(data.item_ids) > dense_max_items:
-        note(f"  {len(data.item_ids)} items > {dense_max_items}: sparse item models (item-kNN, counted transitions)")
+    if not data.dense:
+        note(f"  {len(data.item_ids)} items: sparse item models (item-kNN, counted transitions)")
     users = sorted(data.user_ids[c] for c in np.flatnonzero(data.counts() >= 4))
     if len(users) < MIN_USERS:
         raise TrainingInputError(
@@ -108,7 +108,7 @@ def train(
         f"profiles: {len(shots)} users replayed through the profile updater's code "
         f"({time.perf_counter() - started:.1f} s)"
     )
-    grid = list(grid or default_grid(len(data.item_ids), dense_max_items))
+    grid = list(grid or default_grid(data.dense))
     best: tuple[float, Params, RankerSpec, dict[str, float]] | None = None
     for params in grid:  # the item models come from the run's cache when grid points share them
         stage1, stage2 = fit_parts(data, params, drop_last=3), fit_parts(data, params, drop_last=2)
@@ -202,8 +202,8 @@ def gate_decision(
     return decision
 
 
-def default_grid(n_items: int, dense_max_items: int = models.EASE_MAX_ITEMS) -> list[Params]:
-    if n_items > min(models.EASE_MAX_ITEMS, dense_max_items):
+def default_grid(dense: bool) -> list[Params]:
+    if not dense:
         # counted transitions (no regression): the short, steep window they were tuned with
         # 1.0: the whole recent window weighs the same (what classic item-kNN does)
         return [

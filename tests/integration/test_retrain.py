@@ -19,10 +19,6 @@ from training.retrain import RetrainSettings, RunFailed, retrain
 HOUR = 3600.0
 
 
-def _events(users: int = 60, shuffled: bool = False, seed: int = 1, days_later: float = 0.0) -> list[dict[str, Any]]:
-    return shop_log(users, seed, shuffled, days_later)
-
-
 def _archive(s3: Any, bucket: str, events: list[dict[str, Any]], at: float, name: str = "a") -> str:
     """Events as the Firehose archive writes them: gzip JSON Lines under events/yyyy/MM/dd/HH/."""
     key = f"events/{time.strftime('%Y/%m/%d/%H', time.gmtime(at))}/pulse-archive-{name}.gz"
@@ -63,7 +59,7 @@ def test_a_worse_retrained_model_is_refused_and_the_served_one_keeps_serving(
 ) -> None:
     s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
     # Given a first run on the shop's real behaviour: promoted (nothing served yet)
-    _archive(s3, bucket, _events(), time.time() - 2 * HOUR, "good")
+    _archive(s3, bucket, shop_log(), time.time() - 2 * HOUR, "good")
     first = trainer(_scheduled())
     assert first["status"] == "promoted" and first["trigger"] == "schedule"
     served = _json(s3, bucket, "models/current.json")["version"]
@@ -74,7 +70,7 @@ def test_a_worse_retrained_model_is_refused_and_the_served_one_keeps_serving(
     capsys.readouterr()
 
     # When the newest archived behaviour is noise (the same log, items shuffled), two runs in a row
-    _archive(s3, bucket, _events(shuffled=True, days_later=1), time.time(), "noise")
+    _archive(s3, bucket, shop_log(shuffled=True, days_later=1), time.time(), "noise")
     refused = [trainer({"window_days": 0.01}) for _ in range(2)]  # this hour's file only
 
     # Then both are published as refused, with figures and reason, and the first version serves on
@@ -104,14 +100,14 @@ def test_a_retrained_model_that_beats_the_served_one_is_promoted(
 ) -> None:
     s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
     # Given a served version trained on noise (its run refused by nothing: the first is compared to baselines)
-    _archive(s3, bucket, _events(shuffled=True), time.time() - 30 * HOUR, "noise")
+    _archive(s3, bucket, shop_log(shuffled=True), time.time() - 30 * HOUR, "noise")
     from training.publish import promote
 
     noisy = trainer({"window_days": 1.5})
     assert noisy["status"] == "refused" and noisy["served_after"] is None  # it does not beat the baselines
     promote(s3, bucket, noisy["version"], force=True)
     # When the real behaviour is archived and a run reads only it
-    _archive(s3, bucket, _events(days_later=1), time.time(), "good")
+    _archive(s3, bucket, shop_log(days_later=1), time.time(), "good")
     run = trainer({"window_days": 0.01})
     # Then it beats the served version on the same held-out items, and serves
     assert run["status"] == "promoted", run["reason"]
@@ -121,7 +117,7 @@ def test_a_retrained_model_that_beats_the_served_one_is_promoted(
 
 def test_a_window_above_the_ceiling_trains_on_the_newest_events_and_says_so(aws_stack: AwsStack) -> None:
     s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
-    older, newer = _events(users=60, seed=3), _events(users=100, seed=4)
+    older, newer = shop_log(users=60, seed=3), shop_log(users=100, seed=4)
     _archive(s3, bucket, older, time.time() - 5 * HOUR, "older")
     newest = _archive(s3, bucket, newer, time.time(), "newer")
     settings = RetrainSettings(bucket=bucket, window_days=1, max_events=len(newer), eval_users=None, dense_max_items=10)
@@ -141,7 +137,7 @@ def test_a_failed_run_raises_records_why_and_leaves_serving_untouched(
     aws_stack: AwsStack, trainer: Callable[[dict[str, Any]], dict[str, Any]], capsys
 ) -> None:
     s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
-    _archive(s3, bucket, _events(), time.time() - HOUR, "good")
+    _archive(s3, bucket, shop_log(), time.time() - HOUR, "good")
     served = trainer({})["version"]
     pointer = _json(s3, bucket, "models/current.json")
     capsys.readouterr()
@@ -152,7 +148,7 @@ def test_a_failed_run_raises_records_why_and_leaves_serving_untouched(
 
     deps = trainer.dependencies()  # type: ignore[attr-defined]
     with trainer.dependencies.override(type(deps)(deps.settings, deps.s3, Broken())):  # type: ignore[attr-defined]
-        _archive(s3, bucket, _events(seed=2), time.time(), "more")
+        _archive(s3, bucket, shop_log(seed=2), time.time(), "more")
         with pytest.raises(RunFailed, match="items table"):  # Lambda counts an error: TrainingFailedAlarm
             trainer({})
     assert '"TrainingFailed":[1.0]' in capsys.readouterr().out.replace(" ", "")
@@ -163,7 +159,7 @@ def test_a_failed_run_raises_records_why_and_leaves_serving_untouched(
 
 def test_a_run_about_to_time_out_stops_itself_and_still_leaves_its_record(aws_stack: AwsStack) -> None:
     s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
-    _archive(s3, bucket, _events(), time.time(), "good")
+    _archive(s3, bucket, shop_log(), time.time(), "good")
     settings = RetrainSettings(bucket=bucket, reserve_seconds=30.0)
     with pytest.raises(RunFailed, match="RunOutOfTime"):
         retrain(s3, settings, lambda: None, time.time(), seconds_left=lambda: 30.02, say=lambda _: None)
@@ -183,12 +179,12 @@ def test_an_empty_archive_or_a_bad_request_is_said_not_raised(
 
 def test_a_served_version_that_cannot_be_loaded_is_no_bar_and_the_run_says_so(aws_stack: AwsStack) -> None:
     s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
-    _archive(s3, bucket, _events(), time.time() - HOUR, "good")
+    _archive(s3, bucket, shop_log(), time.time() - HOUR, "good")
     settings = RetrainSettings(bucket=bucket)
     first = retrain(s3, settings, lambda: None, time.time(), say=lambda _: None)
     # the served version's files are damaged (its checksums no longer match)
     s3.put_object(Bucket=bucket, Key=f"models/{first.version}/ranker.json", Body=b"{}")
-    _archive(s3, bucket, _events(seed=2, days_later=1), time.time(), "more")
+    _archive(s3, bucket, shop_log(seed=2, days_later=1), time.time(), "more")
     run = retrain(s3, settings, lambda: None, time.time(), say=lambda _: None)
     assert any("cannot be loaded" in line for line in run.log)
     assert run.status == "promoted" and run.gate is not None and "served" not in run.gate["figures"]
