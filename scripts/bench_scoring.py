@@ -17,6 +17,7 @@ import numpy as np
 
 from pulse.recommend import dense
 from pulse.recommend.artifacts import build_manifest, load_model
+from pulse.recommend.explain import Explainer
 from pulse.recommend.scorer import Scorer, Signals
 from scripts.bench_api import profiles, synthetic_files
 
@@ -32,11 +33,11 @@ def dense_page(scorer: Scorer, sig: Signals, k: int, explain: bool) -> list[str]
     positions = np.flatnonzero(keep)
     order = positions[np.argsort(-scores[positions], kind="stable")]
     chosen = scorer._diversify(cand, order, k)
-    out = []
+    out, explainer = [], Explainer(scorer, sig)
     for pos in chosen:
         item = int(cand[pos])
         if explain:
-            scorer.reasons(item, sig, z[:, pos] if z.size else None)
+            explainer.reasons(item, scorer.standardise(z[:, pos : pos + 1])[:, 0] if z.size else None)
         out.append(scorer.model.item_ids[item])
     return out
 

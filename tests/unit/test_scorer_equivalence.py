@@ -13,7 +13,8 @@ from pulse.domain.events import parse_event
 from pulse.domain.updater import PositionedEvent, apply_user_events
 from pulse.recommend import dense
 from pulse.recommend.artifacts import build_manifest, load_model, npz_bytes
-from pulse.recommend.scorer import VERBS, Scorer, Signals
+from pulse.recommend.explain import VERBS, Explainer
+from pulse.recommend.scorer import Scorer, Signals
 from scripts.bench_api import synthetic_files
 from tests.modelkit import tiny_model, version_files
 
@@ -109,11 +110,11 @@ def test_candidates_scores_and_pages_equal_the_dense_reference(negative_weights:
     scorer, rng = Scorer(model), np.random.default_rng(7)
     for user, length in enumerate([0, 1, 2, 5, 20, 60, 200, 1000] * 3):
         sig = scorer.signals(profile(model, user, length, rng) if length else None)
-        cand, raw, z = scorer.score(sig)
-        ref_cand, ref_raw, ref_z = dense.score(scorer, sig)
+        cand, raw, features = scorer.score(sig)
+        ref_cand, ref_raw, ref_features = dense.score(scorer, sig)
         order = np.argsort(cand)
         assert np.array_equal(cand[order], ref_cand), (user, length)
-        assert np.array_equal(z[:, order], ref_z) if z.size else ref_z.size == 0  # features: bit for bit
+        assert np.array_equal(features[:, order], ref_features) if features.size else ref_features.size == 0
         assert np.allclose(raw[order], ref_raw, rtol=0, atol=1e-12), (user, length)  # BLAS's last bit
         category = model.categories[int(rng.integers(0, model.n_items))][0] if user % 4 == 3 else None
         exclude = [model.item_ids[int(i)] for i in rng.integers(0, model.n_items, 5)]
@@ -124,14 +125,15 @@ def test_candidates_scores_and_pages_equal_the_dense_reference(negative_weights:
         for rec in scorer.page(sig, k=10, explain=True)[0]:  # explanations name the same sources
             item = model.index[rec.item_id]
             for feature in ("nbr_recent", "transition"):
-                assert scorer._reason(feature, item, sig) == reference_reason(scorer, feature, item, sig)
+                assert Explainer(scorer, sig).reason(feature, item) == reference_reason(scorer, feature, item, sig)
         items = rng.integers(0, model.n_items, 50)
         items[3] = items[7]  # rank's ids may repeat
-        raw_items, _ = scorer.score_items(sig, items)
+        raw_items, z_items = scorer.score_items(sig, items)
         matrix, _ = dense.feature_matrix(scorer, sig)
         if not sig.is_cold:
             expected_z = (matrix[:, items].astype(np.float64) - scorer.mean[:, None]) / scorer.std[:, None]
             assert np.allclose(raw_items, scorer.coef @ expected_z + scorer.intercept, rtol=0, atol=1e-12)
+            assert np.array_equal(z_items, expected_z)
 
 
 def test_the_trained_model_answers_as_the_dense_reference() -> None:

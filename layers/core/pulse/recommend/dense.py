@@ -80,11 +80,10 @@ def candidates(scorer: Scorer, sig: Signals, vectors: dict[str, np.ndarray]) -> 
 
 
 def score(scorer: Scorer, sig: Signals) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidates (sorted), their raw scores and standardised features, the dense way."""
+    """Candidates (sorted), their raw scores and raw features, the dense way."""
     matrix, vectors = feature_matrix(scorer, sig)
     cand = candidates(scorer, sig, vectors)
     if sig.is_cold:
         base = vectors["segment_pop"] if scorer.cold_start == "segment" and sig.segments else scorer.model.pop
         return cand, base[cand].astype(np.float64) + 1e-6 * scorer.model.pop[cand], np.zeros((0, cand.size))
-    z = (matrix[:, cand].astype(np.float64) - scorer.mean[:, None]) / scorer.std[:, None]
-    return cand, scorer.coef @ z + scorer.intercept, z
+    return cand, scorer.linear(matrix[:, cand]), matrix[:, cand]

@@ -2,7 +2,7 @@
 
 The cost follows the profile, not the catalogue: the neighbour rows of the profile's items are
 gathered, the candidates are those rows' targets plus the popular, trending and segment lists, and
-every feature is evaluated at the candidates alone. Two scratch arrays as long as the catalogue are
+every feature is evaluated at the candidates alone. One scratch array as long as the catalogue is
 allocated once per model (a slot per item, -1 when not in the request) and reset after each use, so a
 request allocates nothing catalogue-sized. Sums are accumulated in float32 with ``np.add.at``, in the
 same order as the dense reference (``pulse.recommend.dense``), so features and scores are identical to
@@ -23,71 +23,71 @@ Rows = Sequence[tuple[int, float]]
 
 @dataclass(frozen=True)
 class Spread:
-    """The contributions of some rows' neighbour lists: targets and weights, in row order."""
+    """The contributions of some rows' neighbour lists: targets and weights, in row order. A padded
+    entry keeps its target -1, which every slot lookup maps to "not in the request" (no compaction)."""
 
-    targets: np.ndarray  # int64
+    targets: np.ndarray  # int32, -1 for padding
     weights: np.ndarray  # float32
 
     @classmethod
     def of(cls, idx: np.ndarray, w: np.ndarray, rows: Rows) -> Spread:
         if not rows:
-            return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+            return cls(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
         r = np.fromiter((p[0] for p in rows), dtype=np.int64, count=len(rows))
         weights = np.fromiter((p[1] for p in rows), dtype=np.float32, count=len(rows))
-        targets = idx[r]
-        contrib = weights[:, None] * w[r]
-        mask = targets >= 0
-        return cls(targets[mask].astype(np.int64, copy=False), contrib[mask])
+        return cls(idx[r].ravel(), (weights[:, None] * w[r]).ravel())
 
     @classmethod
     def uniform(cls, idx: np.ndarray, w: np.ndarray, rows: np.ndarray, weight: float) -> Spread:
         """Rows of one weight (the history): built from arrays, no per-row Python objects."""
         if rows.size == 0:
-            return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        targets = idx[rows]
-        contrib = np.float32(weight) * w[rows]
-        mask = targets >= 0
-        return cls(targets[mask].astype(np.int64, copy=False), contrib[mask])
+            return cls(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+        return cls(idx[rows].ravel(), (np.float32(weight) * w[rows]).ravel())
 
 
 class Slots:
     """A reusable map from item index to its position in the current request's item list."""
 
     def __init__(self, n: int) -> None:
-        self.slot = np.full(n, -1, dtype=np.int64)
+        # 4 bytes an item (a 1M-item catalogue's slots fit L3), and one more: the slot of target -1
+        # (padding) is always -1, as nothing real is ever assigned to it
+        self.slot = np.full(n + 1, -1, dtype=np.int32)
         self._lock = threading.Lock()
 
     @contextmanager
-    def assigned(self, items: np.ndarray) -> Iterator[np.ndarray]:
-        """Within the block, ``slot[item]`` is the item's position in ``items`` (unique), else -1."""
+    def distinct(self, items: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Within the block: the distinct ``items`` (in no particular order, padding left out) and
+        the slots, where ``slot[item]`` is the item's position among them, else -1. Of an item's
+        occurrences exactly one wins the write of its position: no sort, no catalogue-long pass."""
         with self._lock:
-            self.slot[items] = np.arange(items.size)
+            order = np.arange(items.size, dtype=np.int32)
+            self.slot[items] = order
+            unique = items[self.slot[items] == order]
+            self.slot[-1] = -1  # padding's slot, if it won a write
+            unique = unique[unique >= 0]
+            self.slot[unique] = np.arange(unique.size, dtype=np.int32)
             try:
-                yield self.slot
+                yield unique, self.slot
             finally:
                 self.slot[items] = -1
 
-    def unique(self, items: np.ndarray) -> np.ndarray:
-        """``items`` without repeats (in no particular order), without sorting or a catalogue-long
-        pass: of an item's occurrences, exactly one wins the write of its position."""
-        if items.size == 0:
-            return items
+    def member(self, items: np.ndarray, of: np.ndarray) -> np.ndarray:
+        """Per item of ``items``, whether it is one of ``of`` (``np.isin`` without sorting either)."""
         with self._lock:
-            order = np.arange(items.size)
-            self.slot[items] = order
-            winners = self.slot[items] == order
-            self.slot[items] = -1
-        unique: np.ndarray = items[winners]
-        return unique
+            self.slot[of] = 0
+            inside: np.ndarray = self.slot[items] == 0
+            self.slot[of] = -1
+        return inside
 
 
 def sum_at(slot: np.ndarray, size: int, spread: Spread) -> np.ndarray:
-    """Per position, the spread's contributions to that item (float32, in the dense order)."""
-    out = np.zeros(size, dtype=np.float32)
+    """Per position, the spread's contributions to that item (float32, in the dense order). What
+    reaches no position (-1) is added to a spare first bin, which beats compacting it away."""
+    out = np.zeros(size + 1, dtype=np.float32)
     pos = slot[spread.targets]
-    keep = pos >= 0
-    np.add.at(out, pos[keep], spread.weights[keep])
-    return out
+    pos += 1
+    np.add.at(out, pos, spread.weights)
+    return out[1:]
 
 
 def largest(values: np.ndarray) -> float:
@@ -109,13 +109,13 @@ class ItemCategories:
         self.only = np.full(counts.size, len(self.names), dtype=np.int64)
         self.only[counts == 1] = self.ids[self.start[:-1][counts == 1]]
         self.multi = counts > 1
+        self.any_multi = bool(self.multi.any())
 
     def affinity(self, items: np.ndarray, categories: dict[str, float]) -> np.ndarray:
         """Per item, the sum of ``score / total`` over its categories the user likes, added in the
         user's category order (float32), as the dense reference adds them."""
-        out = np.zeros(items.size, dtype=np.float32)
         if not categories or items.size == 0:
-            return out
+            return np.zeros(items.size, dtype=np.float32)
         total = sum(categories.values())
         rank = np.full(len(self.names), -1, dtype=np.int64)
         value = np.zeros(len(self.names), dtype=np.float64)
@@ -124,12 +124,15 @@ class ItemCategories:
             if k is not None:
                 rank[k], value[k] = r, score / total
         single = np.append(value.astype(np.float32), np.float32(0.0))  # and the slot of "no category"
+        if not self.any_multi:  # one category an item at most: one gather (0 + v == v, as the dense sum)
+            only: np.ndarray = single[self.only[items]]
+            return only
+        out = np.zeros(items.size, dtype=np.float32)
         multi = self.multi[items]
         plain = ~multi
-        out[plain] = single[self.only[items[plain]]]  # 0 + v == v: as the dense sum
-        if not multi.any():
-            return out
-        out[multi] = self._several(items[multi], rank, value)
+        out[plain] = single[self.only[items[plain]]]
+        if multi.any():
+            out[multi] = self._several(items[multi], rank, value)
         return out
 
     def _several(self, items: np.ndarray, rank: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -146,18 +149,25 @@ class ItemCategories:
         return out
 
 
-def strongest_source(idx: np.ndarray, w: np.ndarray, recent: list[int], item: int, decay: float) -> int | None:
-    """Of the recent items (most recent first), the one whose neighbour list gives ``item`` the
-    largest weight, recency included (the earliest on a tie); None when none lists it."""
-    if not recent:
-        return None
-    sources = np.asarray(recent, dtype=np.int64)
-    hits = idx[sources] == item
-    first = hits.argmax(axis=1)
-    weight = w[sources, first].astype(np.float64) * decay ** np.arange(sources.size)
-    weight[~hits.any(axis=1)] = 0.0
-    best = int(weight.argmax())
-    return int(sources[best]) if weight[best] > 0 else None
+class SourceRows:
+    """The recent items' rows of one list (neighbours or transitions), gathered once for all the
+    explanations of a page, recency included."""
+
+    def __init__(self, idx: np.ndarray, w: np.ndarray, recent: list[int], decay: float) -> None:
+        self.sources = np.asarray(recent, dtype=np.int64)
+        self.idx = idx[self.sources]
+        self.weight = w[self.sources].astype(np.float64) * (decay ** np.arange(self.sources.size))[:, None]
+
+    def strongest(self, item: int) -> int | None:
+        """Of the recent items (most recent first), the one whose list gives ``item`` the largest
+        weight, recency included (the earliest on a tie); None when none lists it."""
+        if not self.sources.size:
+            return None
+        hits = self.idx == item
+        weight = self.weight[np.arange(self.sources.size), hits.argmax(axis=1)]
+        weight[~hits.any(axis=1)] = 0.0
+        best = int(weight.argmax())
+        return int(self.sources[best]) if weight[best] > 0 else None
 
 
 def top_positions(cand: np.ndarray, scores: np.ndarray, positions: np.ndarray, limit: int) -> tuple[np.ndarray, bool]:

@@ -11,7 +11,7 @@ evaluation calls it too, so published metrics are the metrics of what is served.
 """
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +19,12 @@ import numpy as np
 
 from pulse.domain.profile import UserProfile
 from pulse.recommend.artifacts import RecModel
+from pulse.recommend.explain import Explainer
 from pulse.recommend.features import (
     ItemCategories,
     Slots,
     Spread,
     largest,
-    strongest_source,
     sum_at,
     top_positions,
 )
@@ -37,15 +37,6 @@ SPREAD_FEATURES = {  # feature -> the rows it sums
     "transition": "transition",
     "negative": "negative",
     "nbr_history": "history",
-}
-VERBS = {
-    "rate": "rated",
-    "purchase": "bought",
-    "add_to_cart": "added",
-    "like": "liked",
-    "view": "viewed",
-    "click": "clicked",
-    "ad_click": "clicked",
 }
 
 
@@ -117,6 +108,9 @@ class Scorer:
         self.mean = np.asarray(ranker.mean, dtype=np.float64)
         self.std = np.asarray(ranker.std, dtype=np.float64)
         self.std[self.std == 0] = 1.0
+        # the ranker folded into one weight per raw feature: no standardised copy of the features
+        self.weights = self.coef / self.std
+        self.offset = float(self.intercept - self.weights @ self.mean)
         self.cold_start = ranker.cold_start
         self.diversity_cap = ranker.diversity_cap
         self.calibration = ranker.calibration
@@ -129,6 +123,10 @@ class Scorer:
             for s, name in enumerate(model.segment_names)
         }
         self.cats_per_item = np.maximum(1, np.asarray([len(c) for c in model.categories], dtype=np.float32))
+        # what every candidate reads, side by side (16 bytes an item, gathered as one complex128:
+        # numpy's fast 1-D gather, one cache line an item instead of three)
+        columns = [self.log_pop, model.trending.astype(np.float32), self.cats_per_item, self.log_pop]
+        self.statics = np.stack(columns, axis=1).view(np.complex128).ravel()
         self.primary = [c[0] if c else "" for c in model.categories]
         self.slots = Slots(n)
         self.item_categories = ItemCategories(model.categories)
@@ -157,68 +155,85 @@ class Scorer:
         spreads["history"] = Spread.uniform(m.nbr_idx, m.nbr_w, seen, 1.0 / max(1, len(sig.seen)))
         return spreads
 
-    def _reached(self, sp: dict[str, Spread]) -> tuple[np.ndarray, float, float]:
-        """Items the recent, affinity and transition rows reach with a non-zero sum (candidates), and
-        the largest recent and transition sums over the catalogue (the ``_rel`` features' scale)."""
-        touched = self.slots.unique(np.concatenate([sp[k].targets for k in ("recent", "affinity", "transition")]))
-        with self.slots.assigned(touched) as slot:
-            recent = sum_at(slot, touched.size, sp["recent"])
-            affinity = sum_at(slot, touched.size, sp["affinity"])
-            transition = sum_at(slot, touched.size, sp["transition"])
-        reached = touched[(recent + affinity + transition) != 0]
-        return reached, largest(recent), largest(transition)
-
-    def _matrix(self, sig: Signals, sp: dict[str, Spread], items: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
-        """The features of ``items`` (unique), one row per feature, as the dense reference has them."""
-        m, size = self.model, items.size
-        with self.slots.assigned(items) as slot:
-            vectors = {name: sum_at(slot, size, sp[key]) for name, key in SPREAD_FEATURES.items()}
-        affinity = self.item_categories.affinity(items, sig.categories)
-        vectors["category_affinity"] = affinity / self.cats_per_item[items]
-        vectors["log_pop"] = self.log_pop[items]
-        vectors["trending"] = m.trending[items]
-        vectors["segment_pop"] = self._segment_pop_at(sig, items)
-        vectors["nbr_recent_rel"] = vectors["nbr_recent"] / max(1e-9, scale[0])
-        vectors["transition_rel"] = vectors["transition"] / max(1e-9, scale[1])
-        return np.vstack([vectors[f] for f in self.features])
-
-    def _segment_pop_at(self, sig: Signals, items: np.ndarray) -> np.ndarray:
-        rows = [self.model.segment_names.index(s) for s in sig.segments]
-        if not rows:
-            return np.zeros(items.size, dtype=np.float32)
-        return self.model.segment_pop[rows][:, items].mean(axis=0).astype(np.float32)
+    def _lists(self, sig: Signals) -> np.ndarray:
+        """The candidates no profile row needs to reach: popular, trending and the segments' lists."""
+        parts = [self.popular, self.trending_top]
+        parts += [self.segment_top[s] for s in sig.segments if s in self.segment_top]
+        return np.concatenate(parts).astype(np.int64, copy=False)
 
     def score(self, sig: Signals) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Candidate indexes (in no particular order), their ranker scores, and their standardised
-        features; the work follows the profile's rows and the candidate lists, not the catalogue."""
-        sp = self._spreads(sig)
-        reached, *scale = self._reached(sp)
-        parts = [reached, self.popular, self.trending_top]
-        parts += [self.segment_top[s] for s in sig.segments if s in self.segment_top]
-        cand = self.slots.unique(np.concatenate(parts).astype(np.int64, copy=False))
-        return (cand, *self._score_at(sig, sp, cand, (scale[0], scale[1])))
+        """Candidate indexes (in no particular order), their ranker scores, and their raw features (one
+        row per feature; ``standardise`` gives the ranker's view). One pass over the touched items: the
+        targets of the recent, affinity and transition rows with the lists, every spread summed there,
+        the candidates those with a non-zero reaching sum or on a list."""
+        sp, lists = self._spreads(sig), self._lists(sig)
+        reaching = (sp["recent"].targets, sp["affinity"].targets, sp["transition"].targets, lists)
+        with self.slots.distinct(np.concatenate(reaching)) as (touched, slot):
+            sums = {key: sum_at(slot, touched.size, sp[key]) for key in SPREAD_FEATURES.values()}
+            listed = slot[lists]
+        keep = (sums["recent"] + sums["affinity"] + sums["transition"]) != 0
+        keep[listed] = True
+        # the _rel features' scale: the largest sum anywhere (a zero elsewhere only matters below 1e-9)
+        scale = (largest(sums["recent"]), largest(sums["transition"]))
+        cand = touched[keep]
+        return (cand, *self._score_at(sig, {key: v[keep] for key, v in sums.items()}, cand, scale))
 
     def score_items(self, sig: Signals, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ranker scores and standardised features of the given item indexes (candidates or not)."""
         sp = self._spreads(sig)
-        _, *scale = self._reached(sp)
-        unique = self.slots.unique(items.astype(np.int64, copy=False))
-        with self.slots.assigned(unique) as slot:
+        reaching = (items.astype(np.int64, copy=False), sp["recent"].targets, sp["transition"].targets)
+        with self.slots.distinct(np.concatenate(reaching)) as (unique, slot):  # the scale needs every reached item
+            sums = {key: sum_at(slot, unique.size, sp[key]) for key in SPREAD_FEATURES.values()}
             back = slot[items]
-        raw, z = self._score_at(sig, sp, unique, (scale[0], scale[1]))
-        return raw[back], (z[:, back] if z.size else np.zeros((0, items.size)))
+        scale = (largest(sums["recent"]), largest(sums["transition"]))
+        raw, matrix = self._score_at(sig, sums, unique, scale)
+        return raw[back], (self.standardise(matrix[:, back]) if matrix.size else np.zeros((0, items.size)))
 
     def _score_at(
-        self, sig: Signals, sp: dict[str, Spread], items: np.ndarray, scale: tuple[float, float]
+        self, sig: Signals, sums: dict[str, np.ndarray], items: np.ndarray, scale: tuple[float, float]
     ) -> tuple[np.ndarray, np.ndarray]:
         if sig.is_cold:
             # measured at training time: segment popularity or global popularity for users with no history
             use_segment = self.cold_start == "segment" and sig.segments
             base = self._segment_pop_at(sig, items) if use_segment else self.model.pop[items]
             return base.astype(np.float64) + 1e-6 * self.model.pop[items], np.zeros((0, items.size))
-        matrix = self._matrix(sig, sp, items, scale)
-        z = (matrix.astype(np.float64) - self.mean[:, None]) / self.std[:, None]
-        return self.coef @ z + self.intercept, z
+        matrix = self._matrix(sig, sums, items, scale)
+        return self.linear(matrix), matrix
+
+    def _matrix(
+        self, sig: Signals, sums: dict[str, np.ndarray], items: np.ndarray, scale: tuple[float, float]
+    ) -> np.ndarray:
+        """The features of ``items`` (float32, one row per feature), as the dense reference has them."""
+        matrix = np.empty((len(self.features), items.size), dtype=np.float32)
+        statics = self.statics[items].view(np.float32).reshape(-1, 4)
+        computed: dict[str, Callable[[], np.ndarray]] = {
+            "category_affinity": lambda: self.item_categories.affinity(items, sig.categories) / statics[:, 2],
+            "log_pop": lambda: statics[:, 0],
+            "trending": lambda: statics[:, 1],
+            "segment_pop": lambda: self._segment_pop_at(sig, items),
+            "nbr_recent_rel": lambda: sums["recent"] / max(1e-9, scale[0]),
+            "transition_rel": lambda: sums["transition"] / max(1e-9, scale[1]),
+        }
+        for row, name in enumerate(self.features):
+            matrix[row] = sums[SPREAD_FEATURES[name]] if name in SPREAD_FEATURES else computed[name]()
+        return matrix
+
+    def _segment_pop_at(self, sig: Signals, items: np.ndarray) -> np.ndarray:
+        rows = [self.model.segment_names.index(s) for s in sig.segments]
+        if not rows:
+            return np.zeros(items.size, dtype=np.float32)
+        at: np.ndarray = self.model.segment_pop[np.asarray(rows)[:, None], items]  # no catalogue-long copy
+        return at.mean(axis=0).astype(np.float32)
+
+    def standardise(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw features (one row per feature) as the ranker sees them."""
+        standard: np.ndarray = (matrix.astype(np.float64) - self.mean[:, None]) / self.std[:, None]
+        return standard
+
+    def linear(self, matrix: np.ndarray) -> np.ndarray:
+        """The ranker's score of raw features: ``coef @ standardise(matrix) + intercept``, folded."""
+        scores: np.ndarray = self.weights @ matrix.astype(np.float64) + self.offset
+        return scores
 
     def probability(self, sig: Signals, raw: np.ndarray) -> np.ndarray:
         """Raw scores on the answer's one scale: calibrated probability of being the next interaction."""
@@ -252,16 +267,15 @@ class Scorer:
     ) -> tuple[list[Recommendation], int]:
         """The page of ``k`` items for these signals, and how many candidates were scored."""
         m = self.model
-        cand, scores, z = self.score(sig)
-        keep = m.available[cand].copy()
+        cand, scores, matrix = self.score(sig)
+        keep = m.available[cand]
         if sig.seen:
-            keep &= ~np.isin(cand, np.fromiter(sig.seen, dtype=np.int64))
+            keep &= ~self.slots.member(cand, np.fromiter(sig.seen, dtype=np.int64, count=len(sig.seen)))
         excluded = [m.index[x] for x in exclude if x in m.index]
         if excluded:
-            keep &= ~np.isin(cand, excluded)
+            keep &= ~self.slots.member(cand, np.asarray(excluded, dtype=np.int64))
         if category is not None:
-            members = m.category_index.get(category, np.zeros(0, dtype=np.int32))
-            keep &= np.isin(cand, members)
+            keep &= self.slots.member(cand, m.category_index.get(category, np.zeros(0, dtype=np.int32)))
         positions = np.flatnonzero(keep)
         order, complete = top_positions(cand, scores, positions, TOP_FIRST * k)
         chosen = self._diversify(cand, order, k) if diversity else list(order[:k])
@@ -269,11 +283,13 @@ class Scorer:
             chosen = self._diversify(cand, top_positions(cand, scores, positions, positions.size)[0], k)
         out = []
         probability = self.probability(sig, scores[chosen]) if chosen else np.zeros(0)
-        for pos, p in zip(chosen, probability, strict=True):
+        z = self.standardise(matrix[:, chosen]) if explain and matrix.size else None
+        explainer = Explainer(self, sig)
+        for n, (pos, p) in enumerate(zip(chosen, probability, strict=True)):
             i = int(cand[pos])
             rec = Recommendation(m.item_ids[i], significant(float(p)), metadata=dict(m.metadata[i]))
             if explain:
-                rec.reasons = self.reasons(i, sig, z[:, pos] if z.size else None)
+                rec.reasons = explainer.reasons(i, z[:, n] if z is not None else None)
             out.append(rec)
         return out, int(cand.size)
 
@@ -294,45 +310,3 @@ class Scorer:
         if len(chosen) < k:  # not enough variety left: fill with the best of the rest
             chosen += deferred[: k - len(chosen)]
         return chosen
-
-    # ------------------------------------------------------------------ explanations
-    def reasons(self, item: int, sig: Signals, z: np.ndarray | None) -> list[str]:
-        if z is None:
-            if self.cold_start == "segment" and sig.segments:
-                return [f"popular among {sig.segments[0]}"]
-            return ["popular right now"]
-        contributions = sorted(
-            ((float(self.coef[f] * z[f]), name) for f, name in enumerate(self.features)), reverse=True
-        )
-        out: list[str] = []
-        for value, name in contributions:
-            if value <= 0 or len(out) >= 2:
-                break
-            text = self._reason(name, item, sig)
-            if text and text not in out:
-                out.append(text)
-        return out or ["matches your recent activity"]
-
-    def _reason(self, feature: str, item: int, sig: Signals) -> str | None:
-        m = self.model
-        if feature in ("nbr_recent", "nbr_affinity", "transition"):
-            idx, w = (m.tr_idx, m.tr_w) if feature == "transition" else (m.nbr_idx, m.nbr_w)
-            decay = self.params.transition_decay if feature == "transition" else self.params.recency_decay
-            best = strongest_source(idx, w, sig.recent, item, decay)
-            if best is None:
-                return None
-            title = m.metadata[best].get("title") or m.item_ids[best]
-            if feature == "transition":
-                return f"often next after {title}"
-            return f"because you {VERBS.get(sig.recent_kind.get(best, ''), 'liked')} {title}"
-        if feature == "segment_pop" and sig.segments:
-            return f"popular among {sig.segments[0]}"
-        if feature == "trending":
-            cats = m.categories[item]
-            return f"trending in {cats[0]}" if cats else "trending now"
-        if feature == "category_affinity":
-            cats = [c for c in m.categories[item] if c in sig.categories]
-            return f"you like {cats[0]}" if cats else None
-        if feature == "log_pop":
-            return "popular overall"
-        return None

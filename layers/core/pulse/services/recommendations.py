@@ -18,6 +18,7 @@ from pulse.errors import InvalidRequest, ModelUnavailable, UnknownItem, UnknownS
 from pulse.http.models import ListedItem, PopularItems, RankedItems, Recommendations, ScoredItem, SimilarItems
 from pulse.ports import ProfileStore
 from pulse.recommend import lists
+from pulse.recommend.explain import Explainer
 from pulse.recommend.scorer import Recommendation, significant
 from pulse.services import live_answers
 from pulse.services.catalog_view import CatalogView
@@ -140,13 +141,14 @@ def rank(serving: Serving, store: ProfileStore, user_id: str, item_ids: Sequence
     raw, z = scorer.score_items(sig, np.asarray([i for _, i in known], dtype=np.int64))
     probability = scorer.probability(sig, raw)
     order = np.argsort(-raw, kind="stable")
+    explainer = Explainer(scorer, sig)
     rows = []
     for pos in order:
         item, index = known[int(pos)]
         rec = Recommendation(item, significant(float(probability[pos])), metadata=dict(model.metadata[index]))
         _from_catalogue([rec], serving.view)
         if explain:
-            rec.reasons = scorer.reasons(index, sig, z[:, pos] if z.size else None)
+            rec.reasons = explainer.reasons(index, z[:, pos] if z.size else None)
         rows.append(_item(rec, explain))
     if live is not None:
         rows += _content_rows(live, unknown, explain, "unknown to the model")
