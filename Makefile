@@ -90,7 +90,7 @@ bench: venv
 	$(PY) -m scripts.bench_updater
 
 bench-api: venv
-	$(PY) -m scripts.bench_api
+	$(PY) -m scripts.bench_api $(if $(SIZES),--sizes $(SIZES))
 
 bench-auth: venv
 	$(PY) -m scripts.bench_auth

@@ -1,10 +1,14 @@
-"""Benchmark of the recommendation path (a script, not a test): ``make bench-api``.
+"""Benchmark of the recommendation path (a script, not a test): ``make bench-api [SIZES=...]``.
 
-For a synthetic 100,000-item model and for the MovieLens model it reports:
-- scoring latency p50/p99 (the served ``Scorer.recommend`` on realistic profiles, no I/O);
-- handler latency p50/p99 in-process with DynamoDB on moto (reported separately: moto is not DynamoDB);
-- cold start: a fresh process importing the API handler and loading + verifying the model;
-- peak memory of that process; artefact size.
+For synthetic models of 10k, 100k and 1M items with the top-100 lists training ships (every list full:
+the worst case; and at 1M also the lists a model trained on 5M events has) and for the MovieLens model:
+- artefact size (format 2: CSR lists, float16 weights);
+- scoring latency p50/p99 (the served ``Scorer.recommend``, profile in hand, no I/O) over a mix of
+  profiles of 1, 10, 100, 300 and 1,000 events, without and with explanations, and for the heavy
+  profiles (1,000 events) with explanations alone;
+- handler latency p50/p99 in-process with DynamoDB on moto (up to 100k items; moto is not DynamoDB);
+- cold start: a fresh process importing the real API handler, then reading the promoted model from a
+  moto server's S3 (the local stack's), verifying and decoding it; its resident memory after.
 """
 
 from __future__ import annotations
@@ -25,61 +29,9 @@ import numpy as np
 from infrastructure.template import ROOT
 from pulse.domain.events import parse_event
 from pulse.domain.updater import PositionedEvent, apply_user_events
-from pulse.recommend.artifacts import build_manifest, load_model, npz_bytes
-from pulse.recommend.ranker import FEATURES
+from pulse.recommend.artifacts import build_manifest, load_model
 from pulse.recommend.scorer import Scorer
-
-
-def synthetic_files(n_items: int, neighbors: int = 50, seed: int = 0) -> dict[str, bytes]:
-    rng = np.random.default_rng(seed)
-    cats = [f"cat{int(c)}" for c in rng.integers(0, 200, n_items)]
-    pop = (rng.pareto(1.2, n_items) + 1).astype(np.float32)
-    pop /= pop.max()
-    idx = rng.integers(0, n_items, (n_items, neighbors)).astype(np.int32)
-    w = np.sort(rng.random((n_items, neighbors)).astype(np.float32), axis=1)[:, ::-1].copy()
-    tidx = rng.integers(0, n_items, (n_items, neighbors)).astype(np.int32)
-    tw = np.sort(rng.random((n_items, neighbors)).astype(np.float32), axis=1)[:, ::-1].copy()
-    segments = ["age_under_25", "age_25_34", "age_35_49", "age_50_plus"]
-    seg = rng.random((len(segments), n_items)).astype(np.float32)
-    catalog = {
-        "item_ids": [f"sku-{i}" for i in range(n_items)],
-        "metadata": [{"title": f"Item {i}", "category": [c]} for i, c in enumerate(cats)],
-        "categories": [[c] for c in cats],
-        "available": [True] * n_items,
-        "segments": segments,
-    }
-    weights = {
-        "nbr_recent": 0.5,
-        "nbr_affinity": 0.1,
-        "transition": 0.3,
-        "log_pop": 0.1,
-        "trending": 0.05,
-        "segment_pop": 0.1,
-        "category_affinity": 0.2,
-        "negative": -0.1,
-        "nbr_recent_rel": 0.5,
-        "transition_rel": 0.2,
-        "nbr_history": 0.2,
-    }
-    coef = [weights.get(f, 0.0) for f in FEATURES]
-    ranker = {
-        "features": list(FEATURES),
-        "coef": coef,
-        "intercept": 0.0,
-        "mean": [0.0] * len(FEATURES),
-        "std": [1.0] * len(FEATURES),
-        "cold_start": "global",
-        "diversity_cap": 0.4,
-        # what training chose on MovieLens: 30 recent items feed neighbours and transitions
-        "params": {"recency_decay": 0.8, "recent_items": 30, "transition_decay": 0.95, "transition_items": 30},
-    }
-    return {
-        "catalog.json": json.dumps(catalog).encode(),
-        "ranker.json": json.dumps(ranker).encode(),
-        "neighbors.npz": npz_bytes(idx=idx, w=w),
-        "transitions.npz": npz_bytes(idx=tidx, w=tw),
-        "popularity.npz": npz_bytes(**{"global": pop, "trending": pop[::-1].copy(), "segments": seg}),
-    }
+from scripts.synthetic_model import synthetic_files, trained_lengths
 
 
 def write_version(folder: Path, version: str, files: dict[str, bytes]) -> Path:
@@ -121,17 +73,26 @@ def percentiles(samples: list[float]) -> str:
     return f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
 
 
-def scoring(model: Any, requests: int) -> str:
+def scoring(model: Any, requests: int) -> dict[str, str]:
     scorer = Scorer(model)
-    users = [p for length in (1, 10, 100, 300, 1000) for p in profiles(model, 10, length, seed=length)]
-    for p in users[:5]:
-        scorer.recommend(p, k=10)  # warm-up
-    samples = []
-    for n in range(requests):
-        started = time.perf_counter()
-        scorer.recommend(users[n % len(users)], k=10, explain=n % 2 == 0)
-        samples.append(time.perf_counter() - started)
-    return percentiles(samples)
+    users = {length: profiles(model, 10, length, seed=length) for length in (1, 10, 100, 300, 1000)}
+    mixed = [p for group in users.values() for p in group]
+    for p in mixed[::10]:
+        scorer.recommend(p, k=10, explain=True)  # warm-up
+
+    def timed(group: list[Any], explain: bool) -> str:
+        samples = []
+        for n in range(requests):
+            started = time.perf_counter()
+            scorer.recommend(group[n % len(group)], k=10, explain=explain)
+            samples.append(time.perf_counter() - started)
+        return percentiles(samples)
+
+    return {
+        "mixed 1-1,000 events": timed(mixed, False),
+        "mixed, explained": timed(mixed, True),
+        "1,000 events, explained": timed(users[1000], True),
+    }
 
 
 COLD_START = """
@@ -140,11 +101,12 @@ t0 = time.perf_counter()
 import importlib.util
 spec = importlib.util.spec_from_file_location("api_app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)  # the real handler: its imports, and the model read from S3 during init
-seconds = time.perf_counter() - t0
-version = module.dependencies().holder.version
+spec.loader.exec_module(module)  # the real handler and its imports (the init-time load is off here)
+t1 = time.perf_counter()
+version = module.dependencies().holder.current().model.version  # what init does in Lambda: read, verify, decode
+t2 = time.perf_counter()
 rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
-print(json.dumps({"seconds": seconds, "peak_mb": rss / 1024, "version": version}))
+print(json.dumps({"imports": t1 - t0, "load": t2 - t1, "peak_mb": rss / 1024, "version": version}))
 """
 
 
@@ -176,7 +138,6 @@ def cold_start(files: dict[str, bytes], version: str) -> dict[str, float]:
             PYTHONPATH=f"{ROOT / 'layers' / 'core'}{os.pathsep}{ROOT}",
             POWERTOOLS_TRACE_DISABLED="1",
             POWERTOOLS_LOG_LEVEL="ERROR",
-            AWS_LAMBDA_FUNCTION_NAME="bench-api",
             AWS_ENDPOINT_URL=endpoint,
             AWS_REGION="us-east-1",
             AWS_ACCESS_KEY_ID="testing",
@@ -190,10 +151,11 @@ def cold_start(files: dict[str, bytes], version: str) -> dict[str, float]:
                 [sys.executable, "-c", COLD_START, app], env=env, check=True, capture_output=True, text=True
             )
             runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        assert all(r["version"] == version for r in runs), runs  # the model was loaded during init
+        assert all(r["version"] == version for r in runs), runs
     finally:
         server.stop()
-    return {"seconds": float(np.median([r["seconds"] for r in runs])), "peak_mb": max(r["peak_mb"] for r in runs)}
+    median = {key: float(np.median([r[key] for r in runs])) for key in ("imports", "load")}
+    return median | {"seconds": median["imports"] + median["load"], "peak_mb": max(r["peak_mb"] for r in runs)}
 
 
 def handler_latency(files: dict[str, bytes], version: str, requests: int) -> str:
@@ -251,40 +213,49 @@ def handler_latency(files: dict[str, bytes], version: str, requests: int) -> str
     return percentiles(samples)
 
 
+def cases(sizes: list[int]) -> list[tuple[str, dict[str, bytes]]]:
+    out = [(f"synthetic {n:,} items, full top-100 lists", synthetic_files(n)) for n in sizes]
+    if 1_000_000 in sizes:
+        trained = trained_lengths(1_000_000, 5_000_000)
+        out.append(
+            ("synthetic 1,000,000 items, lists as trained on 5M events", synthetic_files(1_000_000, lengths=trained))
+        )
+    ml = ROOT / ".cache" / "models" / "movielens-v2"
+    if not ml.exists():
+        from training.eventlog import read_events
+        from training.movielens import event_log
+        from training.train import train
+
+        events, _ = read_events(str(event_log()))
+        result = train(events, say=lambda _: None)
+        ml.mkdir(parents=True, exist_ok=True)
+        for name, data in result.files.items():
+            (ml / name).write_bytes(data)
+    return [*out, ("MovieLens-100K", {p.name: p.read_bytes() for p in ml.iterdir()})]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="synthetic catalogue sizes")
+    parser.add_argument("--requests", type=int, default=300, help="pages timed per figure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cases: list[tuple[str, dict[str, bytes]]] = [
-            (f"synthetic {args.items:,} items, top-100 lists", synthetic_files(args.items, neighbors=100))
-        ]
-        ml = ROOT / ".cache" / "models" / "movielens"
-        if not ml.exists():
-            from training.eventlog import read_events
-            from training.movielens import event_log
-            from training.train import train
-
-            events, _ = read_events(str(event_log()))
-            result = train(events, say=lambda _: None)
-            ml.mkdir(parents=True, exist_ok=True)
-            for name, data in result.files.items():
-                (ml / name).write_bytes(data)
-        cases.append(("MovieLens-100K", {p.name: p.read_bytes() for p in ml.iterdir()}))
-        for label, files in cases:
-            folder = write_version(Path(tmp), "bench-" + label.split()[0].lower(), files)
+        for label, files in cases([int(n) for n in args.sizes.split(",") if n]):
+            folder = write_version(Path(tmp), "bench-" + label.split()[1].replace(",", ""), files)
             model = load_model(folder.name, (folder / "manifest.json").read_bytes(), files)
-            size = sum(len(d) for d in files.values()) / 1e6
+            print(f"{label}: artefacts {sum(len(d) for d in files.values()) / 1e6:.1f} MB", flush=True)
+            for name, figure in scoring(model, args.requests).items():
+                print(f"  scoring, {name:24} {figure}", flush=True)
+            if model.n_items <= 100_000:
+                handler = handler_latency(files, folder.name, args.requests // 2)
+                print(f"  handler in-process, DynamoDB on moto: {handler}", flush=True)
+            del model
             cold = cold_start(files, folder.name)
-            print(f"{label}: artefacts {size:.1f} MB")
-            print(f"  scoring (Scorer.recommend, no I/O, 1-1,000 events): {scoring(model, args.requests)}")
-            print(f"  handler in-process, DynamoDB on moto: {handler_latency(files, folder.name, args.requests // 2)}")
             print(
-                f"  cold start (real handler import + model from S3 on moto): {cold['seconds']:.2f} s, memory "
-                f"{cold['peak_mb']:.0f} MB"
+                f"  cold start (real handler + model from S3 on moto): {cold['seconds']:.2f} s "
+                f"(imports {cold['imports']:.2f} s, model {cold['load']:.2f} s), memory {cold['peak_mb']:.0f} MB",
+                flush=True,
             )
-            sys.stdout.flush()
     print(f"bench process peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -19,7 +19,8 @@ from pulse.recommend import dense
 from pulse.recommend.artifacts import build_manifest, load_model
 from pulse.recommend.explain import Explainer
 from pulse.recommend.scorer import Scorer, Signals
-from scripts.bench_api import profiles, synthetic_files
+from scripts.bench_api import profiles
+from scripts.synthetic_model import synthetic_files
 
 LENGTHS = (1, 10, 100, 300, 1000)
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from pulse.recommend.artifacts import RecModel
+from pulse.recommend.compact import Categories, ItemLists
 from pulse.recommend.ranker import RankerSpec
 from training import models
 from training.dataset import Dataset, Params
@@ -84,17 +85,19 @@ def fit_parts(data: Dataset, params: Params, drop_last: int) -> Parts:
     return Parts(nbr_idx, nbr_w, tr_idx, tr_w, pop, trending, segment_pop.astype(np.float32))
 
 
-def rec_model(data: Dataset, parts: Parts, ranker: RankerSpec, version: str = "eval") -> RecModel:
+def rec_model(data: Dataset, parts: Parts, ranker: RankerSpec, version: str = "eval", narrow: bool = True) -> RecModel:
+    """The model as it is served: lists with float16 weights (``ItemLists.narrowed``) unless ``narrow``
+    is false, so offline figures are those of the published files."""
+    neighbors = ItemLists.from_padded(parts.nbr_idx, parts.nbr_w)
+    transitions = ItemLists.from_padded(parts.tr_idx, parts.tr_w)
     return RecModel(
         version=version,
         item_ids=data.item_ids,
         metadata=data.metadata,
-        categories=data.categories,
+        categories=Categories.from_lists(data.categories),
         available=np.ones(len(data.item_ids), dtype=bool),
-        nbr_idx=parts.nbr_idx,
-        nbr_w=parts.nbr_w,
-        tr_idx=parts.tr_idx,
-        tr_w=parts.tr_w,
+        neighbors=neighbors.narrowed() if narrow else neighbors,
+        transitions=transitions.narrowed() if narrow else transitions,
         pop=parts.pop,
         trending=parts.trending,
         segment_names=data.segment_names,

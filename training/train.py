@@ -11,7 +11,6 @@ The published model is refit on all data.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +21,7 @@ import numpy as np
 
 from pulse.domain.events import BehaviorEvent
 from pulse.domain.profile import UserProfile
-from pulse.recommend.artifacts import RecModel, build_manifest, npz_bytes
+from pulse.recommend.artifacts import RecModel, build_manifest, model_files
 from pulse.recommend.ranker import RankerSpec
 from training import models
 from training.dataset import Dataset, Params, build_dataset, half_life_days, snapshots
@@ -224,20 +223,10 @@ def default_grid(dense: bool) -> list[Params]:
 
 
 def artefact_files(data: Dataset, parts: Parts, ranker: RankerSpec) -> dict[str, bytes]:
-    catalog = {
-        "item_ids": data.item_ids,
-        "metadata": data.metadata,
-        "categories": data.categories,
-        "available": [bool(m.get("available", True)) for m in data.metadata],
-        "segments": data.segment_names,
-    }
-    return {
-        "catalog.json": json.dumps(catalog, separators=(",", ":")).encode(),
-        "ranker.json": ranker.model_dump_json(indent=1).encode(),
-        "neighbors.npz": npz_bytes(idx=parts.nbr_idx, w=parts.nbr_w),
-        "transitions.npz": npz_bytes(idx=parts.tr_idx, w=parts.tr_w),
-        "popularity.npz": npz_bytes(**{"global": parts.pop, "trending": parts.trending, "segments": parts.segment_pop}),
-    }
+    """The model's files in the current format (``pulse.recommend.artifacts.model_files``)."""
+    model = rec_model(data, parts, ranker)
+    model.available = np.asarray([bool(m.get("available", True)) for m in data.metadata], dtype=bool)
+    return model_files(model)
 
 
 def manifest_for(version: str, result: TrainResult) -> dict[str, Any]:

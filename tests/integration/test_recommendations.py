@@ -222,3 +222,18 @@ def test_an_s3_prefix_is_read_as_one_log_across_its_objects(aws_stack: AwsStack)
     # one object is still one object
     single, _ = read_events(f"s3://{bucket}/archive/2024/06/01/part-a.gz", s3=s3)
     assert len(single) == 60
+
+
+def test_a_version_is_read_in_parallel_byte_ranges_and_verified(aws_stack: AwsStack, monkeypatch) -> None:
+    from pulse.adapters import model_store
+    from pulse.recommend.artifacts import load_model
+    from training.publish import publish
+    from training.train import manifest_for
+
+    s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
+    result = tiny_model(seed=6)
+    publish(s3, bucket, "ranged", result.files, manifest_for("ranged", result))
+    monkeypatch.setattr(model_store, "PART_BYTES", 1000)  # the tiny model's larger files in several ranges
+    assert max(len(d) for d in result.files.values()) > 3 * 1000
+    manifest, files = model_store.fetch_version(s3, bucket, "ranged")
+    assert files == result.files and load_model("ranged", manifest, files).n_items == 48

@@ -22,7 +22,7 @@ def test_round_trip_with_checksum_verification(trained) -> None:
     model = load_model("v1", manifest, files)
     assert model.version == "v1" and model.n_items == 48
     assert json.loads(manifest)["files"]["neighbors.npz"]["sha256"] == digest(files["neighbors.npz"])
-    assert model.nbr_idx.shape[0] == model.n_items
+    assert model.neighbors.n_items == model.transitions.n_items == model.n_items
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "missing"])

@@ -126,6 +126,37 @@ def test_the_holder_serves_the_last_good_version(source: MemoryModelSource) -> N
     source.pointer, source.fail_pointer = "v1", False
 
 
+def test_a_new_version_loads_in_the_background_while_the_current_one_answers(source: MemoryModelSource) -> None:
+    import threading
+
+    release = threading.Event()
+
+    class SlowSource(MemoryModelSource):
+        def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]:
+            if version != "v1":
+                assert release.wait(10)  # the download of a large model
+            return super().fetch(version)
+
+    slow = SlowSource()
+    slow.versions = dict(source.versions) | {"v2": version_files(tiny_model(seed=2), "v2")}
+    slow.versions["v3"] = (slow.versions["v2"][0], {})  # promoted but unreadable
+    slow.pointer = "v1"
+    holder = ModelHolder(slow, 0.0, background=True)
+    assert holder.current().model.version == "v1"  # the first version: loaded in line
+    slow.pointer = "v2"
+    for _ in range(3):  # every request meanwhile answers at once, from v1; one load runs
+        assert holder.current().model.version == "v1"
+    assert holder._loading is not None and holder._loading.is_alive()
+    release.set()
+    holder.wait_for_load(10)
+    assert holder.current().model.version == "v2"
+    slow.pointer = "v3"
+    holder.current()
+    holder.wait_for_load(10)
+    assert holder.scorer is not None and holder.scorer.model.version == "v2"
+    assert holder.failures == 1 and "v3" in holder.failed_versions
+
+
 def test_an_erased_user_stays_erased_for_the_tombstones_period_then_may_come_back() -> None:
     from pulse.services.ingest import StreamRecord, process_batch
     from tests.fakes import MemoryDeadLetters

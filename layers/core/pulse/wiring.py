@@ -132,7 +132,9 @@ def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
     settings = get_settings()
     catalog = CatalogView(DynamoCatalogStore(settings), settings.catalog_refresh_seconds)
     source = S3ModelSource(settings)
-    holder = ModelHolder(source, settings.model_refresh_seconds, on_failure=on_model_failure, catalog=catalog)
+    holder = ModelHolder(
+        source, settings.model_refresh_seconds, on_failure=on_model_failure, catalog=catalog, background=True
+    )
     popularity = LivePopularity(DynamoActivityStore(settings), settings.popularity_refresh_seconds)
     return ApiDependencies(
         settings,

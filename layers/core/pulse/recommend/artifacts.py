@@ -4,25 +4,35 @@
 the model was trained on and its offline metrics. Loading verifies every checksum and size and reads
 arrays with ``allow_pickle=False``; anything else is refused with ``ArtifactError``. numpy only: this
 module is imported by the API function.
+
+Format 2 (written since issue 23) keeps per-item data in flat arrays (``pulse.recommend.compact``):
+``items.npz`` holds the ids, availability, category codes and metadata lines; neighbour and transition
+lists are CSR rows without padding, weights float16 where that keeps every list's order. Format 1
+(padded lists, the catalogue as JSON lists) is still read, so a version published before keeps serving.
 """
 
 import hashlib
 import io
 import json
+import struct
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
+from pulse.recommend.compact import Categories, ItemLists, Metadata, ids_blob, ids_from_blob
 from pulse.recommend.ranker import RankerSpec
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 POINTER_KEY = "models/current.json"
 ARRAY_FILES = ("neighbors.npz", "transitions.npz", "popularity.npz")
 JSON_FILES = ("catalog.json", "ranker.json")
+REQUIRED = {1: (*ARRAY_FILES, *JSON_FILES), 2: (*ARRAY_FILES, *JSON_FILES, "items.npz")}
 ALLOWED_SUFFIXES = (".npz", ".npy", ".json")
 
 
@@ -55,12 +65,44 @@ def npz_bytes(**arrays: np.ndarray) -> bytes:
 
 
 def read_npz(name: str, data: bytes) -> dict[str, np.ndarray]:
-    """Arrays of an ``.npz`` file; object (pickled) arrays are refused."""
+    """Arrays of an ``.npz`` file; object (pickled) arrays are refused. Stored (uncompressed) members
+    are read in place: read-only views of ``data``, no copy (a copy of a 1M-item model's lists through
+    ``np.load`` took seconds); compressed ones through ``np.load``."""
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+        if any(info.compress_type != zipfile.ZIP_STORED for info in infos):
+            with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
+                return {key: loaded[key] for key in loaded.files}
+        return {info.filename.removesuffix(".npy"): _stored_array(data, info) for info in infos}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, struct.error) as exc:
         raise ArtifactError(f"{name}: not a safe .npz file ({exc})") from exc
+
+
+def _stored_array(data: bytes, info: zipfile.ZipInfo) -> np.ndarray:
+    """One uncompressed ``.npy`` member of a zip, as a view of the zip's bytes."""
+    header = info.header_offset
+    if data[header : header + 4] != b"PK\x03\x04":
+        raise ValueError(f"{info.filename}: bad local header")
+    name_length, extra_length = struct.unpack("<HH", data[header + 26 : header + 30])
+    start = header + 30 + name_length + extra_length
+    if start + info.file_size > len(data):
+        raise ValueError(f"{info.filename}: truncated")
+    member = io.BytesIO(data[start : start + min(info.file_size, 65536)])
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise ValueError(f"{info.filename}: .npy format {version} is not supported")
+    if dtype.hasobject:
+        raise ValueError(f"{info.filename}: object arrays are not allowed")
+    count = int(np.prod(shape, dtype=np.int64))
+    if member.tell() + count * dtype.itemsize > info.file_size:
+        raise ValueError(f"{info.filename}: truncated")
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=start + member.tell())
+    return array.reshape(shape, order="F" if fortran else "C")
 
 
 def verify(manifest_bytes: bytes, files: dict[str, bytes]) -> dict[str, Any]:
@@ -69,14 +111,14 @@ def verify(manifest_bytes: bytes, files: dict[str, bytes]) -> dict[str, Any]:
         manifest = json.loads(manifest_bytes)
     except ValueError as exc:
         raise ArtifactError(f"manifest.json is not JSON: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+    if not isinstance(manifest, dict) or manifest.get("format_version") not in READABLE_FORMATS:
         raise ArtifactError(
             f"unsupported manifest format {manifest.get('format_version') if isinstance(manifest, dict) else '?'}"
         )
     listed = manifest.get("files")
     if not isinstance(listed, dict):
         raise ArtifactError("manifest lists no files")
-    for name in (*ARRAY_FILES, *JSON_FILES):
+    for name in REQUIRED[manifest["format_version"]]:
         if name not in listed:
             raise ArtifactError(f"manifest does not list {name}")
     for name, meta in listed.items():
@@ -96,13 +138,11 @@ class RecModel:
 
     version: str
     item_ids: list[str]
-    metadata: list[dict[str, Any]]
-    categories: list[list[str]]
+    metadata: Sequence[dict[str, Any]]
+    categories: Categories
     available: np.ndarray  # bool per item
-    nbr_idx: np.ndarray  # (n, N) int32, -1 padded
-    nbr_w: np.ndarray  # (n, N) float32
-    tr_idx: np.ndarray
-    tr_w: np.ndarray
+    neighbors: ItemLists
+    transitions: ItemLists
     pop: np.ndarray  # (n,) float32, normalised counts
     trending: np.ndarray  # (n,) float32
     segment_names: list[str]
@@ -113,16 +153,33 @@ class RecModel:
     category_index: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.index = {item: i for i, item in enumerate(self.item_ids)}
-        by_cat: dict[str, list[int]] = {}
-        for i, cats in enumerate(self.categories):
-            for cat in cats:
-                by_cat.setdefault(cat, []).append(i)
-        self.category_index = {c: np.asarray(v, dtype=np.int32) for c, v in by_cat.items()}
+        self.index = dict(zip(self.item_ids, range(len(self.item_ids)), strict=True))
+        self.category_index = self.categories.members()
 
     @property
     def n_items(self) -> int:
         return len(self.item_ids)
+
+
+def model_files(model: RecModel, narrow: bool = True) -> dict[str, bytes]:
+    """The data files of a model in the current format (the manifest is built from them)."""
+    cats, meta = model.categories, model.metadata
+    metadata = meta if isinstance(meta, Metadata) else Metadata.from_dicts(meta)
+    lists = {"neighbors.npz": model.neighbors, "transitions.npz": model.transitions}
+    return {
+        "catalog.json": json.dumps({"categories": cats.names, "segments": model.segment_names}).encode(),
+        "items.npz": npz_bytes(
+            ids=ids_blob(model.item_ids),
+            available=model.available.astype(bool),
+            cat_ptr=cats.ptr,
+            cat_codes=cats.codes,
+            meta=metadata.blob,
+            meta_ptr=metadata.ptr,
+        ),
+        "ranker.json": model.ranker.model_dump_json(indent=1).encode(),
+        **{name: npz_bytes(**(lst.narrowed() if narrow else lst).arrays()) for name, lst in lists.items()},
+        "popularity.npz": npz_bytes(**{"global": model.pop, "trending": model.trending, "segments": model.segment_pop}),
+    }
 
 
 def load_model(version: str, manifest_bytes: bytes, files: dict[str, bytes]) -> RecModel:
@@ -131,43 +188,71 @@ def load_model(version: str, manifest_bytes: bytes, files: dict[str, bytes]) -> 
     try:
         catalog = json.loads(files["catalog.json"])
         ranker = RankerSpec.model_validate_json(files["ranker.json"])
-        nbrs = read_npz("neighbors.npz", files["neighbors.npz"])
-        trans = read_npz("transitions.npz", files["transitions.npz"])
         pops = read_npz("popularity.npz", files["popularity.npz"])
-        item_ids = [str(i) for i in catalog["item_ids"]]
-        n = len(item_ids)
+        parts = _format_1(files, catalog) if manifest["format_version"] == 1 else _format_2(files, catalog)
         model = RecModel(
             version=version,
-            item_ids=item_ids,
-            metadata=list(catalog["metadata"]),
-            categories=[list(c) for c in catalog["categories"]],
-            available=np.asarray(catalog.get("available", [True] * n), dtype=bool),
-            nbr_idx=nbrs["idx"].astype(np.int32, copy=False),
-            nbr_w=nbrs["w"].astype(np.float32, copy=False),
-            tr_idx=trans["idx"].astype(np.int32, copy=False),
-            tr_w=trans["w"].astype(np.float32, copy=False),
+            **parts,
             pop=pops["global"].astype(np.float32, copy=False),
             trending=pops["trending"].astype(np.float32, copy=False),
-            segment_names=list(catalog.get("segments", [])),
+            segment_names=[str(s) for s in catalog.get("segments", [])],
             segment_pop=pops["segments"].astype(np.float32, copy=False),
             ranker=ranker,
             manifest=manifest,
         )
     except ValidationError as exc:
         raise ArtifactError(f"ranker.json: {exc.errors()[0]['msg']}") from exc
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ArtifactError(f"model files are inconsistent: {exc}") from exc
+    n = model.n_items
     shapes_ok = (
-        len(model.metadata) == n == len(model.categories) == model.available.shape[0] == model.pop.shape[0]
-        and model.nbr_idx.shape == model.nbr_w.shape
-        and model.nbr_idx.shape[0] == n
-        and model.tr_idx.shape == model.tr_w.shape
-        and model.tr_idx.shape[0] == n
+        len(model.metadata) == n == model.available.shape[0] == model.pop.shape[0]
+        and model.categories.valid(n)
+        and (not isinstance(model.metadata, Metadata) or model.metadata.valid(n))
+        and model.neighbors.valid(n)
+        and model.transitions.valid(n)
         and model.trending.shape == (n,)
         and model.segment_pop.shape == (len(model.segment_names), n)
-        and (model.nbr_idx.size == 0 or int(model.nbr_idx.max()) < n)
-        and (model.tr_idx.size == 0 or int(model.tr_idx.max()) < n)
     )
     if not shapes_ok:
         raise ArtifactError("model arrays have inconsistent shapes or out-of-range indexes")
     return model
+
+
+def _lists(name: str, files: dict[str, bytes]) -> ItemLists:
+    arrays = read_npz(name, files[name])
+    if "ptr" not in arrays:  # format 1: (n, N) padded with -1
+        return ItemLists.from_padded(arrays["idx"].astype(np.int32, copy=False), arrays["w"])
+    w = arrays["w"] if arrays["w"].dtype in (np.float16, np.float32) else arrays["w"].astype(np.float32)
+    shift = int(arrays["shift"]) if "shift" in arrays and w.dtype == np.float16 else 0
+    if abs(shift) > 64:
+        raise ValueError(f"{name}: weight scale 2**{shift} is out of range")
+    return ItemLists(arrays["ptr"].astype(np.int64, copy=False), arrays["idx"].astype(np.int32, copy=False), w, shift)
+
+
+def _format_1(files: dict[str, bytes], catalog: dict[str, Any]) -> dict[str, Any]:
+    item_ids = [str(i) for i in catalog["item_ids"]]
+    return {
+        "item_ids": item_ids,
+        "metadata": list(catalog["metadata"]),
+        "categories": Categories.from_lists([[str(c) for c in cats] for cats in catalog["categories"]]),
+        "available": np.asarray(catalog.get("available", [True] * len(item_ids)), dtype=bool),
+        "neighbors": _lists("neighbors.npz", files),
+        "transitions": _lists("transitions.npz", files),
+    }
+
+
+def _format_2(files: dict[str, bytes], catalog: dict[str, Any]) -> dict[str, Any]:
+    items = read_npz("items.npz", files["items.npz"])
+    n = int(items["available"].size)
+    names = [str(c) for c in catalog["categories"]]
+    if items["ids"].dtype != np.uint8 or items["meta"].dtype != np.uint8:
+        raise ValueError("items.npz: ids and metadata must be bytes")
+    return {
+        "item_ids": ids_from_blob(items["ids"], n),
+        "metadata": Metadata(items["meta"], items["meta_ptr"]),
+        "categories": Categories(names, items["cat_ptr"], items["cat_codes"]),
+        "available": items["available"].astype(bool),  # a copy: the live catalogue changes it in place
+        "neighbors": _lists("neighbors.npz", files),
+        "transitions": _lists("transitions.npz", files),
+    }

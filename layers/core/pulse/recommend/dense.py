@@ -12,22 +12,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pulse.recommend.compact import ItemLists
+
 if TYPE_CHECKING:
     from pulse.recommend.scorer import Scorer, Signals
 
 
-def spread(n: int, idx: np.ndarray, w: np.ndarray, rows: Iterable[tuple[int, float]]) -> np.ndarray:
-    """Sum of ``weight * neighbour weight`` over the given rows' neighbour lists, as a dense vector."""
+def spread(n: int, lists: ItemLists, rows: Iterable[tuple[int, float]]) -> np.ndarray:
+    """Sum of ``weight * list weight`` over the given rows' lists, as a dense vector."""
     out = np.zeros(n, dtype=np.float32)
     pairs = list(rows)
     if not pairs:
         return out
     r = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
     weights = np.fromiter((p[1] for p in pairs), dtype=np.float32, count=len(pairs))
-    targets = idx[r]
-    contrib = weights[:, None] * w[r]
-    mask = targets >= 0
-    np.add.at(out, targets[mask], contrib[mask])
+    targets, w, owner = lists.gather(r)
+    np.add.at(out, targets, weights[owner] * w)
     return out
 
 
@@ -35,15 +35,15 @@ def feature_matrix(scorer: Scorer, sig: Signals) -> tuple[np.ndarray, dict[str, 
     """Dense per-item feature vectors (one row per feature) and the named vectors."""
     m, n, rows = scorer.model, scorer.model.n_items, scorer.rows(sig)
     vectors = {
-        "nbr_recent": spread(n, m.nbr_idx, m.nbr_w, rows["recent"]),
-        "nbr_affinity": spread(n, m.nbr_idx, m.nbr_w, rows["affinity"]),
-        "transition": spread(n, m.tr_idx, m.tr_w, rows["transition"]),
+        "nbr_recent": spread(n, m.neighbors, rows["recent"]),
+        "nbr_affinity": spread(n, m.neighbors, rows["affinity"]),
+        "transition": spread(n, m.transitions, rows["transition"]),
         "log_pop": scorer.log_pop,
         "trending": m.trending,
         "segment_pop": segment_pop(scorer, sig),
         "category_affinity": category_affinity(scorer, sig),
-        "negative": spread(n, m.nbr_idx, m.nbr_w, rows["negative"]),
-        "nbr_history": spread(n, m.nbr_idx, m.nbr_w, rows["history"]),
+        "negative": spread(n, m.neighbors, rows["negative"]),
+        "nbr_history": spread(n, m.neighbors, rows["history"]),
     }
     vectors["nbr_recent_rel"] = vectors["nbr_recent"] / max(1e-9, float(vectors["nbr_recent"].max()))
     vectors["transition_rel"] = vectors["transition"] / max(1e-9, float(vectors["transition"].max()))
@@ -66,7 +66,8 @@ def category_affinity(scorer: Scorer, sig: Signals) -> np.ndarray:
         members = scorer.model.category_index.get(cat)
         if members is not None:
             out[members] += score / total
-    return out / scorer.cats_per_item
+    affinity: np.ndarray = out / scorer.cats_per_item
+    return affinity
 
 
 def candidates(scorer: Scorer, sig: Signals, vectors: dict[str, np.ndarray]) -> np.ndarray:

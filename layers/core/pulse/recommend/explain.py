@@ -75,7 +75,7 @@ class Explainer:
         key = "transition" if transition else "neighbours"
         if key not in self.sources:
             m, params = self.scorer.model, self.scorer.params
-            idx, w = (m.tr_idx, m.tr_w) if transition else (m.nbr_idx, m.nbr_w)
+            lists = m.transitions if transition else m.neighbors
             decay = params.transition_decay if transition else params.recency_decay
-            self.sources[key] = SourceRows(idx, w, self.sig.recent, decay)
+            self.sources[key] = SourceRows(lists, self.sig.recent, decay)
         return self.sources[key]

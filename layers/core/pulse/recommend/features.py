@@ -18,53 +18,51 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pulse.recommend.compact import Categories, ItemLists
+
 Rows = Sequence[tuple[int, float]]
 
 
 @dataclass(frozen=True)
 class Spread:
-    """The contributions of some rows' neighbour lists: targets and weights, in row order. A padded
-    entry keeps its target -1, which every slot lookup maps to "not in the request" (no compaction)."""
+    """The contributions of some rows' lists: targets and weights, in row order (as the dense
+    reference adds them)."""
 
-    targets: np.ndarray  # int32, -1 for padding
+    targets: np.ndarray  # int32
     weights: np.ndarray  # float32
 
     @classmethod
-    def of(cls, idx: np.ndarray, w: np.ndarray, rows: Rows) -> Spread:
+    def of(cls, lists: ItemLists, rows: Rows) -> Spread:
         if not rows:
             return cls(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
         r = np.fromiter((p[0] for p in rows), dtype=np.int64, count=len(rows))
         weights = np.fromiter((p[1] for p in rows), dtype=np.float32, count=len(rows))
-        return cls(idx[r].ravel(), (weights[:, None] * w[r]).ravel())
+        targets, w, owner = lists.gather(r)
+        return cls(targets, weights[owner] * w)
 
     @classmethod
-    def uniform(cls, idx: np.ndarray, w: np.ndarray, rows: np.ndarray, weight: float) -> Spread:
+    def uniform(cls, lists: ItemLists, rows: np.ndarray, weight: float) -> Spread:
         """Rows of one weight (the history): built from arrays, no per-row Python objects."""
-        if rows.size == 0:
-            return cls(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
-        return cls(idx[rows].ravel(), (np.float32(weight) * w[rows]).ravel())
+        targets, w, _ = lists.gather(rows)
+        return cls(targets, np.float32(weight) * w)
 
 
 class Slots:
     """A reusable map from item index to its position in the current request's item list."""
 
     def __init__(self, n: int) -> None:
-        # 4 bytes an item (a 1M-item catalogue's slots fit L3), and one more: the slot of target -1
-        # (padding) is always -1, as nothing real is ever assigned to it
-        self.slot = np.full(n + 1, -1, dtype=np.int32)
+        self.slot = np.full(n, -1, dtype=np.int32)  # 4 bytes an item: a 1M-item catalogue's fit L3
         self._lock = threading.Lock()
 
     @contextmanager
     def distinct(self, items: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Within the block: the distinct ``items`` (in no particular order, padding left out) and
-        the slots, where ``slot[item]`` is the item's position among them, else -1. Of an item's
-        occurrences exactly one wins the write of its position: no sort, no catalogue-long pass."""
+        """Within the block: the distinct ``items`` (in no particular order) and the slots, where
+        ``slot[item]`` is the item's position among them, else -1. Of an item's occurrences exactly
+        one wins the write of its position: no sort, no catalogue-long pass."""
         with self._lock:
             order = np.arange(items.size, dtype=np.int32)
             self.slot[items] = order
             unique = items[self.slot[items] == order]
-            self.slot[-1] = -1  # padding's slot, if it won a write
-            unique = unique[unique >= 0]
             self.slot[unique] = np.arange(unique.size, dtype=np.int32)
             try:
                 yield unique, self.slot
@@ -82,7 +80,7 @@ class Slots:
 
 def sum_at(slot: np.ndarray, size: int, spread: Spread) -> np.ndarray:
     """Per position, the spread's contributions to that item (float32, in the dense order). What
-    reaches no position (-1) is added to a spare first bin, which beats compacting it away."""
+    reaches no position (slot -1) is added to a spare first bin, which beats compacting it away."""
     out = np.zeros(size + 1, dtype=np.float32)
     pos = slot[spread.targets]
     pos += 1
@@ -97,14 +95,12 @@ def largest(values: np.ndarray) -> float:
 
 
 class ItemCategories:
-    """Each item's categories as compact arrays (CSR: ``ids[start[i]:start[i + 1]]``), built once."""
+    """Each item's category codes (the model's CSR), with the one-category case read by one gather."""
 
-    def __init__(self, categories: list[list[str]]) -> None:
-        self.names = sorted({c for cats in categories for c in cats})
-        self.code = code = {c: k for k, c in enumerate(self.names)}
-        counts = np.fromiter((len(c) for c in categories), dtype=np.int64, count=len(categories))
-        self.start = np.concatenate([[0], np.cumsum(counts)])
-        self.ids = np.fromiter((code[c] for cats in categories for c in cats), dtype=np.int64, count=int(counts.sum()))
+    def __init__(self, categories: Categories) -> None:
+        self.names, self.start, self.ids = categories.names, categories.ptr, categories.codes
+        self.code = {c: k for k, c in enumerate(self.names)}
+        counts = categories.sizes
         # the usual case, one category: its code (len(names) for none), read with one gather
         self.only = np.full(counts.size, len(self.names), dtype=np.int64)
         self.only[counts == 1] = self.ids[self.start[:-1][counts == 1]]
@@ -153,21 +149,33 @@ class SourceRows:
     """The recent items' rows of one list (neighbours or transitions), gathered once for all the
     explanations of a page, recency included."""
 
-    def __init__(self, idx: np.ndarray, w: np.ndarray, recent: list[int], decay: float) -> None:
+    def __init__(self, lists: ItemLists, recent: list[int], decay: float) -> None:
         self.sources = np.asarray(recent, dtype=np.int64)
-        self.idx = idx[self.sources]
-        self.weight = w[self.sources].astype(np.float64) * (decay ** np.arange(self.sources.size))[:, None]
+        self.targets, w, self.owner = lists.gather(self.sources)
+        self.weight = w.astype(np.float64) * (decay ** np.arange(self.sources.size))[self.owner]
 
     def strongest(self, item: int) -> int | None:
         """Of the recent items (most recent first), the one whose list gives ``item`` the largest
         weight, recency included (the earliest on a tie); None when none lists it."""
-        if not self.sources.size:
+        hits = np.flatnonzero(self.targets == item)[::-1]  # reversed: a row's first entry is written last
+        if not hits.size:
             return None
-        hits = self.idx == item
-        weight = self.weight[np.arange(self.sources.size), hits.argmax(axis=1)]
-        weight[~hits.any(axis=1)] = 0.0
+        weight = np.zeros(self.sources.size)
+        weight[self.owner[hits]] = self.weight[hits]
         best = int(weight.argmax())
         return int(self.sources[best]) if weight[best] > 0 else None
+
+
+def top_k(values: np.ndarray, k: int) -> np.ndarray:
+    """``np.argsort(-values, kind="stable")[:k]`` without sorting the catalogue: the k-th value by
+    partition, then only the items at or above it sorted (ties in index order, as the stable sort)."""
+    if values.size <= k:
+        order: np.ndarray = np.argsort(-values, kind="stable")
+        return order
+    threshold = np.partition(values, values.size - k)[values.size - k]
+    above = np.flatnonzero(values >= threshold)
+    top: np.ndarray = above[np.argsort(-values[above], kind="stable")][:k]
+    return top
 
 
 def top_positions(cand: np.ndarray, scores: np.ndarray, positions: np.ndarray, limit: int) -> tuple[np.ndarray, bool]:

@@ -18,8 +18,8 @@ def similar(model: RecModel, item_id: str, k: int) -> list[Recommendation]:
     if index is None:
         raise UnknownItem(f"the model knows no item {item_id}")
     title = model.metadata[index].get("title") or item_id
-    row_idx, row_w = model.nbr_idx[index], model.nbr_w[index]
-    usable = (row_idx >= 0) & (row_w > 0)
+    row_idx, row_w = model.neighbors.row(index)
+    usable = row_w > 0
     usable[usable] &= model.available[row_idx[usable]]
     picked = np.flatnonzero(usable)[:k]
     top = float(row_w[picked].max()) if picked.size else 1.0
@@ -60,5 +60,5 @@ def popular(model: RecModel, k: int, segment: str | None, category: str | None) 
             reasons=[reason],
             metadata=dict(model.metadata[i]),
         )
-        for i in order
+        for i in order.tolist()
     ]

@@ -26,6 +26,7 @@ from pulse.recommend.features import (
     Spread,
     largest,
     sum_at,
+    top_k,
     top_positions,
 )
 
@@ -116,18 +117,17 @@ class Scorer:
         self.calibration = ranker.calibration
         n = model.n_items
         self.log_pop = np.log1p(model.pop * 1000.0).astype(np.float32)
-        self.popular = np.argsort(-model.pop, kind="stable")[:POPULAR_CANDIDATES]
-        self.trending_top = np.argsort(-model.trending, kind="stable")[: POPULAR_CANDIDATES // 2]
+        self.popular = top_k(model.pop, POPULAR_CANDIDATES)
+        self.trending_top = top_k(model.trending, POPULAR_CANDIDATES // 2)
         self.segment_top = {
-            name: np.argsort(-model.segment_pop[s], kind="stable")[: POPULAR_CANDIDATES // 2]
-            for s, name in enumerate(model.segment_names)
+            name: top_k(model.segment_pop[s], POPULAR_CANDIDATES // 2) for s, name in enumerate(model.segment_names)
         }
-        self.cats_per_item = np.maximum(1, np.asarray([len(c) for c in model.categories], dtype=np.float32))
+        self.cats_per_item: np.ndarray = np.maximum(1, model.categories.sizes).astype(np.float32)
         # what every candidate reads, side by side (16 bytes an item, gathered as one complex128:
         # numpy's fast 1-D gather, one cache line an item instead of three)
         columns = [self.log_pop, model.trending.astype(np.float32), self.cats_per_item, self.log_pop]
         self.statics = np.stack(columns, axis=1).view(np.complex128).ravel()
-        self.primary = [c[0] if c else "" for c in model.categories]
+        self.primary = model.categories.primary()
         self.slots = Slots(n)
         self.item_categories = ItemCategories(model.categories)
 
@@ -149,10 +149,10 @@ class Scorer:
 
     def _spreads(self, sig: Signals) -> dict[str, Spread]:
         m, rows = self.model, self.rows(sig, history=False)
-        spreads = {name: Spread.of(m.nbr_idx, m.nbr_w, rows[name]) for name in ("recent", "affinity", "negative")}
-        spreads["transition"] = Spread.of(m.tr_idx, m.tr_w, rows["transition"])
+        spreads = {name: Spread.of(m.neighbors, rows[name]) for name in ("recent", "affinity", "negative")}
+        spreads["transition"] = Spread.of(m.transitions, rows["transition"])
         seen = np.fromiter(sig.seen, dtype=np.int64, count=len(sig.seen))  # the set's order, as rows() has it
-        spreads["history"] = Spread.uniform(m.nbr_idx, m.nbr_w, seen, 1.0 / max(1, len(sig.seen)))
+        spreads["history"] = Spread.uniform(m.neighbors, seen, 1.0 / max(1, len(sig.seen)))
         return spreads
 
     def _lists(self, sig: Signals) -> np.ndarray:
@@ -295,13 +295,13 @@ class Scorer:
 
     def _diversify(self, cand: np.ndarray, order: np.ndarray, k: int) -> list[int]:
         cap = max(1, math.ceil(k * self.diversity_cap))
-        counts: dict[str, int] = {}
+        counts: dict[int, int] = {}
         chosen: list[int] = []
         deferred: list[int] = []
         for pos in order:
             if len(chosen) >= k:
                 break
-            primary = self.primary[int(cand[pos])]
+            primary = int(self.primary[int(cand[pos])])
             if counts.get(primary, 0) >= cap:
                 deferred.append(int(pos))
                 continue

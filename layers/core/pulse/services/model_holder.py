@@ -2,11 +2,14 @@
 
 ``ModelHolder`` loads the promoted version at cold start, checks the pointer at most every
 ``MODEL_REFRESH_SECONDS`` and swaps in a new version only after it verified and decoded completely; a
-version that fails keeps the current one serving (and is counted). Profiles are read on every request:
-no cache stands between the updater and the next answer.
+version that fails keeps the current one serving (and is counted). With ``background`` (the API), a new
+version is loaded on a thread while the current one keeps answering, so no request waits for a large
+model's download. Profiles are read on every request: no cache stands between the updater and the
+next answer.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +42,8 @@ class ModelHolder:
     failures: int = 0
     failed_versions: dict[str, str] = field(default_factory=dict)
     catalog: CatalogView | None = None  # the live catalogue's availability, applied to the served model
+    background: bool = False  # new versions loaded on a thread once one serves (the first: in line)
+    _loading: threading.Thread | None = None
     _trained_available: np.ndarray | None = None
     _applied: tuple[str | None, int] = (None, -1)
 
@@ -84,6 +89,18 @@ class ModelHolder:
             return
         if version is None or version == self.version:
             return
+        if not self.background or self.scorer is None:
+            self._load(version)
+        elif self._loading is None or not self._loading.is_alive():
+            self._loading = threading.Thread(target=self._load_quietly, args=(version,), name="model-load", daemon=True)
+            self._loading.start()
+
+    def wait_for_load(self, timeout: float | None = None) -> None:
+        """Until a background load in progress has finished (tests, and the benchmark)."""
+        if self._loading is not None:
+            self._loading.join(timeout)
+
+    def _load(self, version: str) -> None:
         try:
             model = load_model(version, *self.source.fetch(version))
         except ArtifactError as exc:
@@ -92,8 +109,14 @@ class ModelHolder:
             log.error("model %s refused, still serving %s: %s", version, self.version, exc)
             self.on_failure(version, str(exc))
             return
-        self.scorer = Scorer(model)
+        self.scorer = Scorer(model)  # one assignment: a request in flight keeps the scorer it took
         log.info("now serving model %s", version)
+
+    def _load_quietly(self, version: str) -> None:
+        try:
+            self._load(version)
+        except Exception as exc:  # noqa: BLE001  # a thread's error would vanish: log it, retry when due
+            log.warning("model %s could not be read, still serving %s: %s", version, self.version, exc)
 
 
 def loaded_model(holder: ModelHolder) -> RecModel | None:
