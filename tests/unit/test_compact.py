@@ -40,6 +40,24 @@ def test_float16_weights_keep_11_significant_bits_over_29_binades_and_never_reor
     assert too_wide.narrowed().w.dtype == np.float32
 
 
+def test_served_lists_spread_the_same_contributions_from_blocks_and_from_csr() -> None:
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(3, 9, 50)
+    lengths[7], lengths[9] = 8, 0
+    ptr = np.concatenate([[0], np.cumsum(lengths)])
+    csr = ItemLists(ptr, rng.integers(0, 50, ptr[-1]).astype(np.int32), rng.random(ptr[-1]).astype(np.float32))
+    blocks = csr.narrowed().widened()
+    assert blocks.padded is not None and blocks.padded[0].shape == (50, 8)  # 5.5 of 8 filled on average
+    rows, weights = np.array([7, 0, 3, 3, 49]), np.array([0.5, 1.0, 0.25, 2.0, 3.0], dtype=np.float32)
+    plain = ItemLists(blocks.ptr, blocks.idx, blocks.w)  # the same float32 weights, CSR only
+    for served in (blocks, plain):
+        targets, contributions = served.spread(rows, weights)
+        real = targets >= 0
+        expected_targets, w, owner = plain.gather(rows)
+        assert np.array_equal(targets[real], expected_targets)
+        assert np.array_equal(contributions[real], weights[owner] * w) and not contributions[~real].any()
+
+
 def test_categories_metadata_and_ids_round_trip() -> None:
     lists = [["shoes", "sale"], [], ["books"], ["sale"]]
     cats = Categories.from_lists(lists)
@@ -95,7 +113,9 @@ def test_a_format_1_version_answers_exactly_as_its_format_2_copy_and_float16_kee
     current = loaded(result.files, 2)
     old = loaded(format_1_files(current), 1)
     wide = loaded(model_files(current, narrow=False), 2)
-    assert current.neighbors.w.dtype == current.transitions.w.dtype == np.float16  # the trained lists narrowed
+    for name in ("neighbors.npz", "transitions.npz"):  # the trained lists are stored narrowed, served wide
+        assert np.load(io.BytesIO(result.files[name]), allow_pickle=False)["w"].dtype == np.float16
+    assert current.neighbors.w.dtype == np.float32 and current.neighbors.padded is not None
     rng = np.random.default_rng(5)
     for user, length in enumerate([0, 1, 3, 10, 40, 120]):
         user_profile = profile(current, user, length, rng) if length else None

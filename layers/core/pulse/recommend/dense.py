@@ -26,8 +26,9 @@ def spread(n: int, lists: ItemLists, rows: Iterable[tuple[int, float]]) -> np.nd
         return out
     r = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
     weights = np.fromiter((p[1] for p in pairs), dtype=np.float32, count=len(pairs))
-    targets, w, owner = lists.gather(r)
-    np.add.at(out, targets, weights[owner] * w)
+    targets, contributions = lists.spread(r, weights)
+    real = targets >= 0
+    np.add.at(out, targets[real], contributions[real])
     return out
 
 

@@ -26,9 +26,9 @@ Rows = Sequence[tuple[int, float]]
 @dataclass(frozen=True)
 class Spread:
     """The contributions of some rows' lists: targets and weights, in row order (as the dense
-    reference adds them)."""
+    reference adds them). Padding keeps target -1, which every slot lookup maps to "not here"."""
 
-    targets: np.ndarray  # int32
+    targets: np.ndarray  # int32, -1 for padding
     weights: np.ndarray  # float32
 
     @classmethod
@@ -37,32 +37,34 @@ class Spread:
             return cls(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
         r = np.fromiter((p[0] for p in rows), dtype=np.int64, count=len(rows))
         weights = np.fromiter((p[1] for p in rows), dtype=np.float32, count=len(rows))
-        targets, w, owner = lists.gather(r)
-        return cls(targets, weights[owner] * w)
+        return cls(*lists.spread(r, weights))
 
     @classmethod
     def uniform(cls, lists: ItemLists, rows: np.ndarray, weight: float) -> Spread:
         """Rows of one weight (the history): built from arrays, no per-row Python objects."""
-        targets, w, _ = lists.gather(rows)
-        return cls(targets, np.float32(weight) * w)
+        return cls(*lists.spread(rows, np.full(rows.size, weight, dtype=np.float32)))
 
 
 class Slots:
     """A reusable map from item index to its position in the current request's item list."""
 
     def __init__(self, n: int) -> None:
-        self.slot = np.full(n, -1, dtype=np.int32)  # 4 bytes an item: a 1M-item catalogue's fit L3
+        # 4 bytes an item (a 1M-item catalogue's fit L3), and one more: the slot of target -1 (padding),
+        # -1 always, as no real item is ever assigned to it
+        self.slot = np.full(n + 1, -1, dtype=np.int32)
         self._lock = threading.Lock()
 
     @contextmanager
     def distinct(self, items: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Within the block: the distinct ``items`` (in no particular order) and the slots, where
-        ``slot[item]`` is the item's position among them, else -1. Of an item's occurrences exactly
-        one wins the write of its position: no sort, no catalogue-long pass."""
+        """Within the block: the distinct ``items`` (in no particular order, padding left out) and the
+        slots, where ``slot[item]`` is the item's position among them, else -1. Of an item's
+        occurrences exactly one wins the write of its position: no sort, no catalogue-long pass."""
         with self._lock:
             order = np.arange(items.size, dtype=np.int32)
             self.slot[items] = order
             unique = items[self.slot[items] == order]
+            self.slot[-1] = -1  # padding's slot, if it won a write
+            unique = unique[unique >= 0]
             self.slot[unique] = np.arange(unique.size, dtype=np.int32)
             try:
                 yield unique, self.slot
