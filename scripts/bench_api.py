@@ -240,8 +240,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="pages timed per figure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for label, files in cases([int(n) for n in args.sizes.split(",") if n]):
-            folder = write_version(Path(tmp), "bench-" + label.split()[1].replace(",", ""), files)
+        for number, (label, files) in enumerate(cases([int(n) for n in args.sizes.split(",") if n])):
+            folder = write_version(Path(tmp), f"bench-{number}", files)
             model = load_model(folder.name, (folder / "manifest.json").read_bytes(), files)
             print(f"{label}: artefacts {sum(len(d) for d in files.values()) / 1e6:.1f} MB", flush=True)
             for name, figure in scoring(model, args.requests).items():

@@ -26,14 +26,17 @@ def read_pointer(s3: "S3Client", bucket: str) -> dict[str, Any] | None:
     return pointer if isinstance(pointer, dict) and isinstance(pointer.get("version"), str) else None
 
 
-PART_BYTES = 16 * 1024 * 1024  # large files are read as ranged GETs of this size, in parallel
+# large files are read as ranged GETs of this size, in parallel: S3 serves each connection at about
+# 100 MB/s; the local stack's moto copies the object for every range (274 MB: 16 MiB parts 1.06 s,
+# 64 MiB 0.64 s, whole files 0.34 s, measured)
+PART_BYTES = 64 * 1024 * 1024
 READERS = 8
 
 
 def fetch_version(s3: "S3Client", bucket: str, version: str) -> tuple[bytes, dict[str, bytes]]:
-    """The manifest and every file it lists, read in parallel (files over 16 MiB as byte ranges, as
-    S3 recommends for throughput); ``ArtifactError`` when they cannot be read. The manifest's sizes
-    only plan the ranges: the files are verified against it afterwards."""
+    """The manifest and every file it lists, read in parallel (files over ``PART_BYTES`` as byte
+    ranges, as S3 recommends for throughput); ``ArtifactError`` when they cannot be read. The
+    manifest's sizes only plan the ranges: the files are verified against it afterwards."""
     prefix = version_prefix(version)
     try:
         manifest_bytes = s3.get_object(Bucket=bucket, Key=prefix + MANIFEST)["Body"].read()

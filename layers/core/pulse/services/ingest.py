@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import cast
 
 from pulse.domain.activity import tally as activity_tally
@@ -49,8 +50,9 @@ class StreamRecord:
     arrival: float | None = None
     event_source_arn: str | None = None
 
-    @property
+    @cached_property
     def position(self) -> StreamPosition:
+        """Parsed once: a batch asks for it three times a record (56-digit numbers on AWS)."""
         return StreamPosition(self.shard_id, int(self.sequence_number))
 
     def letter(self, reason: str) -> DeadLetter:
