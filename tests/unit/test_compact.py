@@ -130,10 +130,10 @@ def test_inconsistent_format_2_files_are_refused() -> None:
     files = model_files(loaded(tiny_model().files, 2))
     broken = dict(files)
     arrays = dict(np.load(io.BytesIO(files["neighbors.npz"]), allow_pickle=False))
-    arrays["ptr"] = arrays["ptr"][::-1].copy()
-    broken["neighbors.npz"] = npz_bytes(**arrays)
-    with pytest.raises(ArtifactError, match="inconsistent"):
-        loaded(broken, 2)
+    for ptr in (arrays["ptr"][::-1].copy(), np.concatenate([[0, 10**12], arrays["ptr"][2:]])):
+        broken["neighbors.npz"] = npz_bytes(**(arrays | {"ptr": ptr}))  # refused before any list is laid out
+        with pytest.raises(ArtifactError, match="inconsistent"):
+            loaded(broken, 2)
     del files["items.npz"]
     with pytest.raises(ArtifactError, match=r"items\.npz"):
         loaded(files, 2)

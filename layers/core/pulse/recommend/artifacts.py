@@ -216,19 +216,20 @@ def load_model(version: str, manifest_bytes: bytes, files: dict[str, bytes]) -> 
     )
     if not shapes_ok:
         raise ArtifactError("model arrays have inconsistent shapes or out-of-range indexes")
+    model.neighbors, model.transitions = model.neighbors.widened(), model.transitions.widened()  # once valid
     return model
 
 
 def _lists(name: str, files: dict[str, bytes]) -> ItemLists:
     arrays = read_npz(name, files[name])
     if "ptr" not in arrays:  # format 1: (n, N) padded with -1
-        return ItemLists.from_padded(arrays["idx"].astype(np.int32, copy=False), arrays["w"]).widened()
+        return ItemLists.from_padded(arrays["idx"].astype(np.int32, copy=False), arrays["w"])
     w = arrays["w"] if arrays["w"].dtype in (np.float16, np.float32) else arrays["w"].astype(np.float32)
     shift = int(arrays["shift"]) if "shift" in arrays and w.dtype == np.float16 else 0
     if abs(shift) > 64:
         raise ValueError(f"{name}: weight scale 2**{shift} is out of range")
     ptr, idx = arrays["ptr"].astype(np.int64, copy=False), arrays["idx"].astype(np.int32, copy=False)
-    return ItemLists(ptr, idx, w, shift).widened()
+    return ItemLists(ptr, idx, w, shift)
 
 
 def _format_1(files: dict[str, bytes], catalog: dict[str, Any]) -> dict[str, Any]:
