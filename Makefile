@@ -13,7 +13,7 @@ help:
 	@echo "make up     - run the local stack (moto on :5000, API on :3000) until Ctrl-C"
 	@echo "make build  - sam build (needs python3.12 on PATH; see scripts/find_python.sh)"
 	@echo "make sizes  - unzipped size of each function with its layer"
-	@echo "make bench  - profile updater benchmark; make bench-api - scoring latency, cold start, memory"
+	@echo "make bench  - profile updater benchmark; make bench-api [SIZES=10000,100000,1000000] - scoring, cold start, memory"
 	@echo "make bench-scoring / bench-auth / bench-catalog / bench-training - scoring at scale, authorizer,"
 	@echo "  live catalogue, the retraining ceiling"
 	@echo "operator commands: .venv/bin/pulse --help (make train/retrain/models/promote/rollback/backfill/resegment/"
