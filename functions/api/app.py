@@ -36,12 +36,12 @@ from pulse.http.models import (
 )
 from pulse.services import erasure, profiles, recommendations
 from pulse.services.model_holder import loaded_model
-from pulse.wiring import ApiDependencies, Provider, build_api
+from pulse.wiring import TRACED_MODULES, ApiDependencies, Provider, build_api
 
 ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 # "now serving model <version>" in the function's JSON log (the dashboard's served-version widget reads it)
 copy_config_to_registered_loggers(source_logger=logger, include={"pulse.services.model_holder"})

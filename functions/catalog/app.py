@@ -20,10 +20,10 @@ from pulse.domain.catalog import ITEM_ID, CatalogItem, ItemFields
 from pulse.http import errors
 from pulse.http.models import CollectResult, ItemBatch
 from pulse.services import catalog
-from pulse.wiring import CatalogDependencies, Provider, build_catalog
+from pulse.wiring import TRACED_MODULES, CatalogDependencies, Provider, build_catalog
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 errors.install_error_handlers(app)

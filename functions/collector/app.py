@@ -13,10 +13,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pulse.http import errors
 from pulse.http.models import CollectResult, EventBatch
 from pulse.services.collect import collect
-from pulse.wiring import CollectorDependencies, Provider, build_collector
+from pulse.wiring import TRACED_MODULES, CollectorDependencies, Provider, build_collector
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 errors.install_error_handlers(app)

@@ -12,10 +12,10 @@ from aws_lambda_powertools.utilities.parser.models import KinesisDataStreamModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pulse.services.ingest import StreamRecord, process_batch, shard_of
-from pulse.wiring import Provider, build_updater
+from pulse.wiring import TRACED_MODULES, Provider, build_updater
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 # A batch whose every record failed (DynamoDB throttled from its first record on) is reported as item
 # failures like any other, not raised: an error would make Lambda bisect the batch and hit the throttled

@@ -11,10 +11,10 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pulse.services.segment_refresh import profile_letter, refresh_due_segments
-from pulse.wiring import Provider, build_refresher
+from pulse.wiring import TRACED_MODULES, Provider, build_refresher
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 dependencies = Provider(build_refresher)
 

@@ -122,12 +122,12 @@ def test_candidates_scores_and_pages_equal_the_dense_reference(negative_weights:
         for rec in scorer.page(sig, k=10, explain=True)[0]:  # explanations name the same sources
             item = model.index[rec.item_id]
             for feature in ("nbr_recent", "transition"):
-                source, expected = reference_source(scorer, feature, item, sig), None
+                source, wanted = reference_source(scorer, feature, item, sig), None
                 if source is not None:
                     title = model.metadata[source].get("title") or model.item_ids[source]
                     verb = VERBS.get(sig.recent_kind.get(source, ""), "liked")
-                    expected = f"often next after {title}" if feature == "transition" else f"because you {verb} {title}"
-                assert Explainer(scorer, sig).reason(feature, item) == expected
+                    wanted = f"often next after {title}" if feature == "transition" else f"because you {verb} {title}"
+                assert Explainer(scorer, sig).reason(feature, item) == wanted
         items = rng.integers(0, model.n_items, 50)
         items[3] = items[7]  # rank's ids may repeat
         raw_items, z_items = scorer.score_items(sig, items)
