@@ -29,8 +29,12 @@ class PromotionRefused(Exception):
 
 
 def new_version(files: dict[str, bytes]) -> str:
+    """The time to the millisecond and the files' digest: two runs on the same data within one second
+    (retraining is that fast on small logs) made the same files, hence the same name, and the second
+    could not publish."""
+    now = time.time()
     digest = hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()[:8]
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{digest}"
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}Z-{digest}"
 
 
 def publish(s3: Any, bucket: str, version: str, files: dict[str, bytes], manifest: dict[str, Any]) -> str:

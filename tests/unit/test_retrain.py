@@ -54,3 +54,14 @@ def test_a_run_is_summarised_with_its_window_and_gate_figures() -> None:
     )
     assert "refused: ndcg@10" in text and "1,200 events from 1 of 2" in text and "the ceiling" in text
     assert "candidate 0.1000, item-knn 0.2000" in text and "serving v1" in text
+
+
+def test_two_runs_on_the_same_data_within_a_second_get_two_versions(monkeypatch) -> None:
+    from training import publish
+
+    files = {"ranker.json": b"{}"}
+    clock = iter([1_796_300_000.120, 1_796_300_000.450])
+    monkeypatch.setattr(publish.time, "time", lambda: next(clock))
+    first, second = publish.new_version(files), publish.new_version(files)
+    assert first != second and first.split("-")[1] == second.split("-")[1]  # same files, other times
+    assert first == "20261203T121320120Z-" + first.split("-")[1] and first < second  # names sort by time
