@@ -96,7 +96,7 @@ class ModelHolder:
             self._loading.start()
 
     def wait_for_load(self, timeout: float | None = None) -> None:
-        """Until a background load in progress has finished (tests, and the benchmark)."""
+        """Until a background load in progress has finished (what tests wait on)."""
         if self._loading is not None:
             self._loading.join(timeout)
 
