@@ -27,7 +27,7 @@ LENGTHS = (1, 10, 100, 300, 1000)
 
 def dense_page(scorer: Scorer, sig: Signals, k: int, explain: bool) -> list[str]:
     """The page as the scorer made it before: dense features, every candidate sorted."""
-    cand, scores, z = dense.score(scorer, sig)
+    cand, scores, features = dense.score(scorer, sig)  # raw features, one row per feature
     keep = scorer.model.available[cand].copy()
     if sig.seen:
         keep &= ~np.isin(cand, np.fromiter(sig.seen, dtype=np.int64))
@@ -38,7 +38,8 @@ def dense_page(scorer: Scorer, sig: Signals, k: int, explain: bool) -> list[str]
     for pos in chosen:
         item = int(cand[pos])
         if explain:
-            explainer.reasons(item, scorer.standardise(z[:, pos : pos + 1])[:, 0] if z.size else None)
+            z = scorer.standardise(features[:, pos : pos + 1])[:, 0] if features.size else None
+            explainer.reasons(item, z)
         out.append(scorer.model.item_ids[item])
     return out
 

@@ -16,13 +16,13 @@ from typing import Any, overload
 import numpy as np
 
 
-def _rows(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the entries of ``rows`` (in row order) and, per position, which row it is."""
-    start, end = ptr[rows], ptr[rows + 1]
-    lengths = end - start
-    owner = np.repeat(np.arange(rows.size), lengths)
-    offsets = np.cumsum(lengths) - lengths
-    return np.arange(owner.size) - offsets[owner] + start[owner], owner
+def _positions(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the entries of ``rows`` (in row order), and each row's length."""
+    start = ptr[rows]
+    lengths = ptr[rows + 1] - start
+    pos = np.repeat(start - (np.cumsum(lengths) - lengths), lengths)
+    pos += np.arange(pos.size)
+    return pos, lengths
 
 
 def _valid_ptr(ptr: np.ndarray, n: int, size: int) -> bool:
@@ -91,8 +91,9 @@ class ItemLists:
     def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The entries of ``rows`` in row order: targets, weights (float32), and the row each came from
         (its position in ``rows``)."""
-        pos, owner = _rows(self.ptr, np.asarray(rows, dtype=np.int64))
-        return self.idx[pos], self._wide(self.w[pos]), owner
+        rows = np.asarray(rows, dtype=np.int64)
+        pos, lengths = _positions(self.ptr, rows)
+        return self.idx[pos], self._wide(self.w[pos]), np.repeat(np.arange(rows.size), lengths)
 
     def spread(self, rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Targets and ``weight of the row * weight of the entry`` (float32) of ``rows``' entries, in row
@@ -101,10 +102,7 @@ class ItemLists:
         if self.padded is not None:
             idx, w = self.padded
             return idx[rows].ravel(), (unit[:, None] * w[rows]).ravel()
-        start = self.ptr[rows]
-        lengths = self.ptr[rows + 1] - start
-        pos = np.repeat(start - (np.cumsum(lengths) - lengths), lengths)
-        pos += np.arange(pos.size)
+        pos, lengths = _positions(self.ptr, rows)
         return self.idx[pos], np.repeat(unit, lengths) * self.w[pos]
 
     def narrowed(self) -> ItemLists:
