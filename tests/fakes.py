@@ -43,6 +43,7 @@ class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
         self.audiences: dict[str, dict[str, float]] = {}  # segment -> user -> joined at
         self.writes = 0
         self.reads = 0
+        self.outcomes: dict[tuple[str, str, str], dict[str, float]] = {}  # experiment counters, as written
 
     def load(self, user_id: str) -> StoredProfile | None:
         self.reads += 1
@@ -70,6 +71,10 @@ class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
             self.audiences.setdefault(name, {})[user] = update.state.profile.updated_at
         for name in update.left:
             self.audiences.get(name, {}).pop(user, None)
+        for key, deltas in update.outcomes.items():
+            into = self.outcomes.setdefault(key, {})
+            for name, value in deltas.items():
+                into[name] = into.get(name, 0) + value
 
     def erase(self, user_id: str) -> bool:
         found = self.items.pop(user_id, None)

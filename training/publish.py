@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pulse.adapters.model_store import fetch_version, read_pointer
+from pulse.adapters.model_store import fetch_version, read_pointer, write_pointer
 from pulse.recommend.artifacts import MANIFEST, POINTER_KEY, RecModel, load_model, version_prefix
 
 GATE = 0.95  # a new version must keep at least 95 % of the served version's NDCG@10
@@ -100,12 +100,7 @@ def promote(s3: Any, bucket: str, version: str, force: bool = False) -> dict[str
                 f"{version}: NDCG@10 {candidate} is more than 5 % below the served {current} ({served:.4f}); "
                 "use --force to promote anyway"
             )
-    history = ([current] if current else []) + list(pointer.get("history", []))
-    new: dict[str, Any] = {"version": version, "promoted_at": time.time(), "history": history[:20]}
-    if force:
-        new["forced"] = True  # promoted by hand past the gate: the pointer says so
-    s3.put_object(Bucket=bucket, Key=POINTER_KEY, Body=json.dumps(new).encode(), ContentType="application/json")
-    return new
+    return write_pointer(s3, bucket, version, **({"forced": True} if force else {}))  # past the gate: it says so
 
 
 def rollback(s3: Any, bucket: str) -> dict[str, Any]:

@@ -20,8 +20,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pulse import __version__
 from pulse.domain.activity import WINDOW_PATTERN
 from pulse.domain.catalog import ITEM_ID
+from pulse.domain.experiments import EXPERIMENT_ID, ExperimentSpec
 from pulse.http import errors, spec
 from pulse.http.cursor import CURSOR_PATTERN
+from pulse.http.experiment_models import ExperimentList, ExperimentResults, ExperimentView, PromoteRequest
 from pulse.http.models import (
     Audience,
     Erasure,
@@ -34,7 +36,7 @@ from pulse.http.models import (
     SegmentList,
     SimilarItems,
 )
-from pulse.services import erasure, profiles, recommendations
+from pulse.services import erasure, experiments, profiles, recommendations
 from pulse.services.model_holder import loaded_model
 from pulse.wiring import TRACED_MODULES, ApiDependencies, Provider, build_api
 
@@ -112,6 +114,8 @@ def get_recommendations(
 ) -> Recommendations:
     started = time.perf_counter()
     answer = recommendations.recommend(deps.serving, deps.store, user_id, k, category, _ids(exclude), explain)
+    if answer.telemetry.exposure_lost:
+        metrics.add_metric(name="ExposuresUnrecorded", unit=MetricUnit.Count, value=1)
     if answer.telemetry.cold_start:
         metrics.add_metric(name="ColdStartUsers", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="CandidatesScored", unit=MetricUnit.Count, value=answer.telemetry.candidates)
@@ -187,6 +191,72 @@ def segment_users(
     ] = None,
 ) -> Audience:
     return profiles.segment_audience(deps.directory, segment, limit, cursor)
+
+
+ExperimentPath = Annotated[str, Path(pattern=EXPERIMENT_ID, description="The experiment's id (1-48 of A-Za-z0-9_-)")]
+
+
+def _view(experiment: object) -> ExperimentView:
+    return ExperimentView.model_validate(experiment, from_attributes=True)
+
+
+@app.put("/experiments/<experiment_id>", responses=errors.responses(ExperimentView, 400, 409, 415))
+def put_experiment(
+    deps: Deps, experiment_id: ExperimentPath, spec_body: Annotated[ExperimentSpec, Body()]
+) -> Response[ExperimentView]:
+    """Create (201) or change (200) an experiment; once it has run, only description and status change."""
+    settings, experiments_now = deps.settings, deps.serving.experiments
+    limits = experiments.Limits(settings.max_running_experiments, settings.experiment_model_versions)
+    stored, created = experiments.put_experiment(
+        deps.experiment_store, experiment_id, spec_body, time.time(), limits, deps.models.exists, deps.holder.version
+    )
+    if experiments_now is not None:
+        experiments_now.forget()
+    return Response(status_code=201 if created else 200, content_type="application/json", body=_view(stored))
+
+
+@app.get("/experiments", responses=errors.responses(ExperimentList))
+def list_experiments(deps: Deps) -> ExperimentList:
+    found = sorted(deps.experiment_store.definitions(), key=lambda e: e.created_at)
+    return ExperimentList(experiments=[_view(e) for e in found])
+
+
+@app.get("/experiments/<experiment_id>", responses=errors.responses(ExperimentView, 400, 404))
+def get_experiment(deps: Deps, experiment_id: ExperimentPath) -> ExperimentView:
+    return _view(experiments.get_experiment(deps.experiment_store, experiment_id))
+
+
+@app.delete("/experiments/<experiment_id>", responses=errors.responses(ExperimentView, 400, 404, 409))
+def stop_experiment(deps: Deps, experiment_id: ExperimentPath) -> ExperimentView:
+    """Stop it: no more users are assigned; its results are kept (and late outcomes still count)."""
+    stopped = experiments.stop_experiment(deps.experiment_store, experiment_id, time.time())
+    if deps.serving.experiments is not None:
+        deps.serving.experiments.forget()
+    return _view(stopped)
+
+
+@app.get("/experiments/<experiment_id>/results", responses=errors.responses(ExperimentResults, 400, 404))
+def experiment_results(deps: Deps, experiment_id: ExperimentPath) -> ExperimentResults:
+    return ExperimentResults.model_validate(experiments.results(deps.experiment_store, experiment_id))
+
+
+@app.post("/experiments/<experiment_id>/promote", responses=errors.responses(ExperimentView, 400, 404, 409, 415))
+def promote_variant(
+    deps: Deps, experiment_id: ExperimentPath, request: Annotated[PromoteRequest, Body()]
+) -> ExperimentView:
+    """Serve the winning variant's model version to everyone, stop the experiment, record the figures."""
+    decided = experiments.promote_winner(
+        deps.experiment_store,
+        experiment_id,
+        request.variant,
+        time.time(),
+        lambda version, note: deps.models.promote(version, **note),
+        deps.holder.version,
+    )
+    if deps.serving.experiments is not None:
+        deps.serving.experiments.forget()
+    logger.info("variant promoted", extra={"experiment_id": experiment_id, "variant": request.variant})
+    return _view(decided)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -56,6 +56,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         concurrency=settings.updater_user_concurrency,
         catalog=deps.catalog,
         activity=deps.activity,
+        attribution=deps.experiments.attribution,
     )
     metrics.add_metric(name="EventsApplied", unit=MetricUnit.Count, value=outcome.applied)
     metrics.add_metric(name="EventsFromRecommendations", unit=MetricUnit.Count, value=outcome.attributed)

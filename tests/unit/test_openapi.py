@@ -29,6 +29,12 @@ def test_spec_has_every_contract_route_and_only_health_is_public() -> None:
         ("delete", "/items/{item_id}"),
         ("post", "/items"),
         ("get", "/health"),
+        ("put", "/experiments/{experiment_id}"),
+        ("get", "/experiments"),
+        ("get", "/experiments/{experiment_id}"),
+        ("delete", "/experiments/{experiment_id}"),
+        ("get", "/experiments/{experiment_id}/results"),
+        ("post", "/experiments/{experiment_id}/promote"),
     }
     assert expected == {(m, p) for p, ops in paths.items() for m in ops}
     assert paths["/health"]["get"]["security"] == [{}]

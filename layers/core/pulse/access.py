@@ -50,6 +50,12 @@ ROUTES_BY_SCOPE: dict[str, tuple[tuple[str, str], ...]] = {
         ("POST", "/items"),
         ("DELETE", "/items/{item_id}"),
         ("GET", "/items/{item_id}"),
+        ("GET", "/experiments"),
+        ("GET", "/experiments/{experiment_id}"),
+        ("PUT", "/experiments/{experiment_id}"),
+        ("DELETE", "/experiments/{experiment_id}"),
+        ("GET", "/experiments/{experiment_id}/results"),
+        ("POST", "/experiments/{experiment_id}/promote"),
     ),
 }
 SCOPES = tuple(ROUTES_BY_SCOPE)

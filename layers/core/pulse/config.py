@@ -18,6 +18,12 @@ class Settings(BaseModel):
     clients_table: str = Field("pulse-clients", alias="CLIENTS_TABLE")
     items_table: str = Field("pulse-items", alias="ITEMS_TABLE")
     activity_table: str = Field("pulse-activity", alias="ACTIVITY_TABLE")
+    experiments_table: str = Field("pulse-experiments", alias="EXPERIMENTS_TABLE")
+    # experiments: how often a serving copy re-reads the definitions, how many may run at once, and
+    # how many model versions besides the served one the API holds for them
+    experiment_refresh_seconds: float = Field(10.0, gt=0, le=300, alias="EXPERIMENT_REFRESH_SECONDS")
+    max_running_experiments: int = Field(5, ge=1, le=20, alias="MAX_RUNNING_EXPERIMENTS")
+    experiment_model_versions: int = Field(2, ge=0, le=5, alias="EXPERIMENT_MODEL_VERSIONS")
     # live popularity: how often a serving copy re-reads a window's counters
     popularity_refresh_seconds: float = Field(30.0, gt=0, le=3600, alias="POPULARITY_REFRESH_SECONDS")
     # recommendation pages with a model: at most this share of the slots goes to catalogue items the

@@ -31,3 +31,11 @@ class ModelUnavailable(PulseError):
 
 class UnknownErasure(PulseError, LookupError):
     """No erasure job with this id."""
+
+
+class UnknownExperiment(PulseError, LookupError):
+    """No experiment with this id."""
+
+
+class Conflict(PulseError):
+    """The request contradicts the stored state (an experiment's variants after it started)."""

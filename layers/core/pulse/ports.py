@@ -12,6 +12,8 @@ from pulse.access import Client
 from pulse.domain.activity import Tally
 from pulse.domain.catalog import CatalogItem
 from pulse.domain.erasure import ErasureCounts, ErasureJob
+from pulse.domain.experiment_results import Totals
+from pulse.domain.experiments import Experiment
 from pulse.domain.updater import ProfileState, ProfileUpdate
 
 
@@ -211,3 +213,25 @@ class ActivityStore(ABC):
     @abstractmethod
     def totals(self, buckets: Sequence[str]) -> dict[str, float]:
         """Item id -> summed weight over the buckets (the items of those buckets only)."""
+
+
+class ExperimentStore(ABC):
+    """Experiment definitions and their counters."""
+
+    @abstractmethod
+    def definitions(self) -> list[Experiment]: ...
+
+    @abstractmethod
+    def get(self, experiment_id: str) -> Experiment | None: ...
+
+    @abstractmethod
+    def put(self, experiment: Experiment, expected_version: int | None) -> None:
+        """Store; ``StoreConflict`` if the stored version is not ``expected_version`` (None: new)."""
+
+    @abstractmethod
+    def expose(self, experiment_id: str, variant: str, user_id: str, day: str, counted_before: bool = False) -> bool:
+        """Count one exposure of ``variant`` (and the user, on their first: then True)."""
+
+    @abstractmethod
+    def totals(self, experiment_id: str) -> dict[str, Totals]:
+        """Each variant's counters, summed over shards and days."""

@@ -21,11 +21,13 @@ from pulse.ports import (
     ErasureJobs,
     ErasureQueue,
     EventPublisher,
+    ExperimentStore,
     ProfileStore,
     RawDataEraser,
     SegmentDirectory,
 )
-from pulse.services.model_holder import ModelHolder
+from pulse.services.experiments import Experiments
+from pulse.services.model_holder import HeldVersions, ModelHolder
 from pulse.services.recommendations import Serving
 
 # What X-Ray patches: the only libraries the functions call AWS through. Patching every library the
@@ -73,6 +75,8 @@ class ApiDependencies:
     serving: Serving
     erasure_jobs: ErasureJobs
     erasure_queue: ErasureQueue
+    experiment_store: ExperimentStore
+    models: Any  # the model bucket (S3ModelSource): versions exist?, promotion
 
     @property
     def holder(self) -> ModelHolder:
@@ -107,6 +111,7 @@ class UpdaterDependencies:
     dead_letters: DeadLetterSink
     catalog: CatalogStore
     activity: ActivityStore
+    experiments: Experiments
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
     from pulse.adapters.activity_store import DynamoActivityStore
     from pulse.adapters.catalog_store import DynamoCatalogStore
     from pulse.adapters.erasure import S3ErasureJobs, SqsErasureQueue
+    from pulse.adapters.experiment_store import DynamoExperimentStore
     from pulse.adapters.model_store import S3ModelSource
     from pulse.adapters.profile_store import DynamoProfileStore
     from pulse.adapters.segment_directory import DynamoSegmentDirectory
@@ -140,13 +146,18 @@ def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
         source, settings.model_refresh_seconds, on_failure=on_model_failure, catalog=catalog, background=True
     )
     popularity = LivePopularity(DynamoActivityStore(settings), settings.popularity_refresh_seconds)
+    experiment_store = DynamoExperimentStore(settings)
+    experiments = Experiments(experiment_store, settings.experiment_refresh_seconds)
+    versions = HeldVersions(source, settings.experiment_model_versions, catalog)
     return ApiDependencies(
         settings,
         DynamoProfileStore(settings),
         DynamoSegmentDirectory(settings),
-        Serving(holder, popularity, settings.new_item_share),
+        Serving(holder, popularity, settings.new_item_share, experiments, versions),
         S3ErasureJobs(settings),
         SqsErasureQueue(settings),
+        experiment_store,
+        source,
     )
 
 
@@ -179,6 +190,7 @@ def build_updater() -> UpdaterDependencies:
     from pulse.adapters.activity_store import DynamoActivityStore
     from pulse.adapters.aws import SqsDeadLetterSink
     from pulse.adapters.catalog_store import DynamoCatalogStore
+    from pulse.adapters.experiment_store import DynamoExperimentStore
     from pulse.adapters.profile_store import DynamoProfileStore
 
     settings = get_settings()
@@ -188,6 +200,7 @@ def build_updater() -> UpdaterDependencies:
         SqsDeadLetterSink(settings),
         DynamoCatalogStore(settings),
         DynamoActivityStore(settings),
+        Experiments(DynamoExperimentStore(settings), settings.experiment_refresh_seconds),
     )
 
 

@@ -1,6 +1,7 @@
 """Reading model versions from the S3 model bucket (the only S3 code the API runs)."""
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,29 @@ def read_pointer(s3: "S3Client", bucket: str) -> dict[str, Any] | None:
         raise
     pointer = json.loads(body)
     return pointer if isinstance(pointer, dict) and isinstance(pointer.get("version"), str) else None
+
+
+def write_pointer(s3: "S3Client", bucket: str, version: str, **note: Any) -> dict[str, Any]:
+    """Serve ``version``: the pointer names it, keeps the previous ones as history (rollback), and
+    carries ``note`` (who promoted it and why). The caller has verified the version."""
+    pointer = read_pointer(s3, bucket) or {}
+    current = pointer.get("version")
+    if current == version:
+        return pointer
+    history = ([current] if current else []) + list(pointer.get("history", []))
+    new: dict[str, Any] = {"version": version, "promoted_at": time.time(), "history": history[:20], **note}
+    s3.put_object(Bucket=bucket, Key=POINTER_KEY, Body=json.dumps(new).encode(), ContentType="application/json")
+    return new
+
+
+def version_exists(s3: "S3Client", bucket: str, version: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=version_prefix(version) + MANIFEST)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
 
 
 # large files are read as ranged GETs of this size, in parallel: S3 serves each connection at about
@@ -77,3 +101,9 @@ class S3ModelSource:
 
     def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]:
         return fetch_version(self.s3, self.bucket, version)
+
+    def exists(self, version: str) -> bool:
+        return version_exists(self.s3, self.bucket, version)
+
+    def promote(self, version: str, **note: Any) -> dict[str, Any]:
+        return write_pointer(self.s3, self.bucket, version, **note)

@@ -1,9 +1,10 @@
 """The profile store on DynamoDB: one conditional write per user per batch.
 
 A batch's changes for one user are one call: ``UpdateItem``/``PutItem`` with a version condition, or,
-when segment memberships change, one ``TransactWriteItems`` holding the same conditional profile write
-plus the membership puts and deletes and the counters' increments (all or nothing, so memberships
-and counts never drift from profiles).
+when segment memberships change or events are attributed to an experiment, one ``TransactWriteItems``
+holding the same conditional profile write plus the membership puts and deletes and the counters'
+increments (all or nothing, so memberships, counts and experiment outcomes never drift from profiles,
+and a re-delivered event, skipped by the profile, adds nothing).
 """
 
 import time
@@ -16,6 +17,7 @@ from pynamodb.exceptions import PynamoDBException
 from pynamodb.transactions import TransactWrite
 
 from pulse.adapters.codec import decode_state, encode_state
+from pulse.adapters.experiment_store import bind_experiments, counter_item, outcome_actions
 from pulse.adapters.tables import (
     COUNTS_PARTITION,
     DUE_SHARDS,
@@ -42,6 +44,7 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
         self._settings = settings
         self._transactions: Connection | None = None
         bind(settings)
+        bind_experiments(settings)
 
     def load(self, user_id: str) -> StoredProfile | None:
         def get() -> ProfileRecord | None:
@@ -79,7 +82,7 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
             condition = ProfileRecord.user_id.does_not_exist()
         else:
             condition = ProfileRecord.version == expected_version
-        if not update.joined and not update.left:
+        if not update.joined and not update.left and not update.outcomes:
             call(lambda: record.save(condition=condition))
             return
         now = time.time()
@@ -93,6 +96,8 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
             for name in update.left:
                 tx.delete(SegmentMember(name, user_id))
                 count_delta(tx, name, user_id, -1)
+            for (experiment_id, variant, day), deltas in sorted(update.outcomes.items()):
+                tx.update(counter_item(experiment_id, variant, day, user_id), actions=outcome_actions(deltas))
 
         transact(self._connection(), build)
 

@@ -12,16 +12,20 @@ at the wall clock, updates at the latest event's time), and ``due_at``, when a m
 with time alone (``segments.assess``); the store indexes it so the refresher finds those profiles.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import TypeAdapter
 
 from pulse.domain import risk, segments
 from pulse.domain.events import BehaviorEvent
+from pulse.domain.experiments import day_of, outcome_of
 from pulse.domain.profile import UserProfile, apply_event
 
 MAX_EVENT_IDS = 256
+MAX_EXPERIMENTS = 20  # a user's per-variant outcome totals kept (the oldest experiment's go first)
+# An applied event's recommendation id -> (experiment, variant) when an experiment issued it.
+Attribution = Callable[[str], tuple[str, str] | None]
 
 
 @dataclass(frozen=True, order=True)
@@ -48,6 +52,8 @@ class ProfileState:
     recent_event_ids: list[str] = field(default_factory=list)
     segments_clock: float | None = None
     due_at: float | None = None
+    # "<experiment>/<variant>" -> [clicks, conversions, revenue] this user's attributed outcomes
+    experiments: dict[str, list[float]] = field(default_factory=dict)
 
     def redelivered(self, position: StreamPosition | None) -> bool:
         """At or below this shard's high-water mark: the record was applied before."""
@@ -80,6 +86,8 @@ class ProfileUpdate:
     joined: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
     events: list[BehaviorEvent] = field(default_factory=list)  # those applied, for live popularity
+    # (experiment, variant, day) -> counter increments, written with the profile (exactly once)
+    outcomes: dict[tuple[str, str, str], dict[str, float]] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -93,12 +101,14 @@ def apply_user_events(
     now: float,
     half_life_days: float,
     impressions_tracked: bool = True,
+    attribution: Attribution | None = None,
 ) -> ProfileUpdate:
     """Fold ``events`` (one user's, in stream order) into ``state``, in place, and return the update.
 
     Callers pass a freshly loaded state (the store decodes a new object on every load), so no copy is
     made: copying a large profile cost more than applying a batch to it. ``now`` is the processor's
-    clock; it only stamps ``created_at`` / ``updated_at``.
+    clock; it only stamps ``created_at`` / ``updated_at``. ``attribution`` names the experiment variant
+    behind an event's ``recommendation_id``; its outcome is added to ``update.outcomes``.
     """
     if state is None:
         state = ProfileState(profile=UserProfile.new(user_id, now, half_life_days))
@@ -119,6 +129,8 @@ def apply_user_events(
             update.applied += 1
             update.attributed += item.event.recommendation_id is not None
             update.events.append(item.event)
+            if attribution is not None and item.event.recommendation_id is not None:
+                _attribute(state, update, item.event, attribution)
         pos = item.position
         if pos is not None:
             mark = state.applied.get(pos.shard_id)
@@ -129,6 +141,34 @@ def apply_user_events(
         risk.assess(profile, impressions_tracked)
         _evaluate_segments(state, segments.clock_of(profile, state.segments_clock), now, update, before)
     return update
+
+
+def _attribute(state: ProfileState, update: ProfileUpdate, event: BehaviorEvent, attribution: Attribution) -> None:
+    """Count an event's outcome for the variant whose answer led to it. The user's own totals make the
+    distinct-user counts (clickers, converters) and the revenue's sum of squares exact."""
+    outcome = outcome_of(event)
+    found = attribution(event.recommendation_id or "") if outcome.counts else None
+    if found is None:
+        return
+    key = "/".join(found)
+    mine = state.experiments.pop(key, [0.0, 0.0, 0.0])  # re-inserted last: the newest experiments are kept
+    state.experiments[key] = mine
+    while len(state.experiments) > MAX_EXPERIMENTS:
+        del state.experiments[next(iter(state.experiments))]
+    delta = update.outcomes.setdefault((*found, day_of(event.timestamp)), {})
+    clicks, conversions, revenue = mine
+    add = {
+        "clicks": outcome.clicks,
+        "clickers": int(clicks == 0 and outcome.clicks > 0),
+        "conversions": outcome.conversions,
+        "converters": int(conversions == 0 and outcome.conversions > 0),
+        "revenue": outcome.revenue,
+        "revenue_sq": 2 * revenue * outcome.revenue + outcome.revenue**2,
+    }
+    for name, value in add.items():
+        if value:
+            delta[name] = delta.get(name, 0) + value
+    state.experiments[key] = [clicks + outcome.clicks, conversions + outcome.conversions, revenue + outcome.revenue]
 
 
 def refresh_segments(state: ProfileState, now: float, force: bool = False) -> ProfileUpdate | None:

@@ -32,6 +32,8 @@ STATUS: list[tuple[type[errors.PulseError], int, str]] = [
     (errors.UnknownSegment, 404, "segment_not_found"),
     (errors.UnknownItem, 404, "item_not_found"),
     (errors.UnknownErasure, 404, "erasure_not_found"),
+    (errors.UnknownExperiment, 404, "experiment_not_found"),
+    (errors.Conflict, 409, "conflict"),
     (errors.InvalidRequest, 400, "invalid_request"),
     (errors.ModelUnavailable, 503, "model_unavailable"),
 ]
@@ -40,6 +42,7 @@ DESCRIPTIONS = {
     401: "No credential: the x-api-key header is missing (answered by API Gateway)",
     403: "The credential is unknown or revoked, or its scopes do not include this route (API Gateway)",
     404: "Not found",
+    409: "Conflicts with the stored state (the message says which)",
     413: "Request body over 10 MB (answered by API Gateway)",
     415: "The body is not application/json",
     429: "This client's throttle is exceeded (answered by API Gateway); retry with backoff",

@@ -74,6 +74,10 @@ class Recommendations(BaseModel):
         description="null before any model: the answer comes from the live catalogue and live popularity"
     )
     items: list[ScoredItem]
+    experiment: str | None = Field(
+        default=None, exclude_if=_absent, description="The experiment this answer was given under (if any)"
+    )
+    variant: str | None = Field(default=None, exclude_if=_absent, description="The user's variant of it")
 
 
 class RankedItems(Recommendations):

@@ -24,7 +24,7 @@ from pulse.domain.activity import tally as activity_tally
 from pulse.domain.catalog import ItemUpdateEvent
 from pulse.domain.events import InvalidEvent
 from pulse.domain.records import parse_record
-from pulse.domain.updater import PositionedEvent, ProfileUpdate, StreamPosition, apply_user_events
+from pulse.domain.updater import Attribution, PositionedEvent, ProfileUpdate, StreamPosition, apply_user_events
 from pulse.ports import (
     ActivityStore,
     CatalogStore,
@@ -97,9 +97,11 @@ def process_batch(
     concurrency: int = 1,
     catalog: CatalogStore | None = None,
     activity: ActivityStore | None = None,
+    attribution: Attribution | None = None,
 ) -> BatchOutcome:
     """Apply the batch; ``catalog`` takes its ``item_update`` events, ``activity`` counts what the
-    applied events say about items (live popularity)."""
+    applied events say about items (live popularity), ``attribution`` finds the experiment variant
+    behind a recommendation id (its outcomes are written with the profile)."""
     now = time.time() if now is None else now
     outcome = BatchOutcome()
     by_user, item_changes, letters = _read(records, now, with_catalog=catalog is not None)
@@ -117,7 +119,7 @@ def process_batch(
         if marks.failed_before(first):
             return None  # its shard already failed before this user: it will be re-delivered anyway
         try:
-            return _apply_user(store, user_id, events, half_life_days, now, impressions_tracked)
+            return _apply_user(store, user_id, events, half_life_days, now, impressions_tracked, attribution)
         except TransientFailure:
             marks.fail_from(first)
         except PermanentFailure as exc:  # the profile stays as it was; the shard goes on
@@ -236,6 +238,7 @@ def _apply_user(
     half_life_days: float,
     now: float,
     impressions_tracked: bool,
+    attribution: Attribution | None = None,
 ) -> tuple[ProfileUpdate, int, int]:
     """The update that was saved (or found to change nothing), the writes made (0 or 1), and the
     conditional-write conflicts retried on the way."""
@@ -251,6 +254,7 @@ def _apply_user(
             now=now,
             half_life_days=half_life_days,
             impressions_tracked=impressions_tracked,
+            attribution=attribution,
         )
         if not update.changed:
             return update, 0, conflicts

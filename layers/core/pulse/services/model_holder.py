@@ -124,3 +124,44 @@ def loaded_model(holder: ModelHolder) -> RecModel | None:
         return holder.current().model
     except ModelUnavailable:
         return None
+
+
+@dataclass
+class HeldVersions:
+    """Model versions an experiment's variants serve, besides the promoted one: loaded on their first
+    request (verified like the promoted one), at most ``limit`` held, the least recently used let go.
+    The live catalogue's availability is applied to each as to the promoted model."""
+
+    source: ModelSource
+    limit: int
+    catalog: CatalogView | None = None
+    _held: dict[str, tuple[Scorer, np.ndarray]] = field(default_factory=dict)
+    _applied: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def scorer(self, version: str) -> Scorer:
+        """The version's scorer; ``ModelUnavailable`` if it cannot be loaded or none may be held."""
+        with self._lock:
+            found = self._held.pop(version, None)
+            if found is None:
+                if self.limit <= 0:
+                    raise ModelUnavailable(f"model version {version}: this API holds no versions for experiments")
+                try:
+                    model = load_model(version, *self.source.fetch(version))
+                except ArtifactError as exc:
+                    raise ModelUnavailable(f"model version {version} cannot be served: {exc}") from exc
+                found = (Scorer(model), model.available.copy())
+            self._held[version] = found  # the most recently used last
+            while len(self._held) > self.limit:
+                gone = next(iter(self._held))
+                del self._held[gone]
+                self._applied.pop(gone, None)
+            scorer, trained = found
+            if self.catalog is not None and self._applied.get(version) != self.catalog.generation:
+                apply_availability(scorer.model, trained, self.catalog.blocked)
+                self._applied[version] = self.catalog.generation
+            return scorer
+
+    @property
+    def versions(self) -> list[str]:
+        return list(self._held)

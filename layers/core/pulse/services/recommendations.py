@@ -6,6 +6,7 @@ any model is promoted, every route answers from the live catalogue and live popu
 join its answers by content.
 """
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,18 +14,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from pulse.domain.activity import DEFAULT_WINDOW, InvalidWindow, parse_window
+from pulse.domain.experiments import Experiment, Variant
 from pulse.domain.profile import UserProfile
 from pulse.errors import InvalidRequest, ModelUnavailable, UnknownItem, UnknownSegment
 from pulse.http.models import ListedItem, PopularItems, RankedItems, Recommendations, ScoredItem, SimilarItems
 from pulse.ports import ProfileStore
 from pulse.recommend import lists
 from pulse.recommend.explain import Explainer
-from pulse.recommend.scorer import Recommendation, significant
+from pulse.recommend.frozen import frozen_profile
+from pulse.recommend.scorer import Recommendation, Scorer, significant
 from pulse.services import live_answers
 from pulse.services.catalog_view import CatalogView
+from pulse.services.experiments import Experiments
 from pulse.services.live_answers import LiveContext
 from pulse.services.live_popularity import LivePopularity
-from pulse.services.model_holder import ModelHolder
+from pulse.services.model_holder import HeldVersions, ModelHolder
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class Serving:
     holder: ModelHolder
     popularity: LivePopularity | None = None
     new_item_share: float = 0.2
+    experiments: Experiments | None = None
+    versions: HeldVersions | None = None  # model versions experiments serve besides the promoted one
 
     @property
     def view(self) -> CatalogView | None:
@@ -65,6 +71,7 @@ class Telemetry:
 
     cold_start: bool
     candidates: int
+    exposure_lost: bool = False  # answered under an experiment, but its exposure was not counted
 
 
 @dataclass(frozen=True)
@@ -96,9 +103,63 @@ def recommend(
     exclude: Sequence[str],
     explain: bool,
 ) -> RecommendationAnswer:
-    scorer = serving.holder.serving()
+    """The user's page: under the experiment that takes the user (if any), as its variant serves."""
     profile = _profile(store, user_id)
-    live = serving.live(profile)
+    assigned = serving.experiments.assign(user_id, profile.segments if profile else ()) if serving.experiments else None
+    if assigned is None:
+        body, telemetry = _page(serving, serving.holder.serving(), profile, user_id, k, category, exclude, explain)
+        return RecommendationAnswer(body, telemetry)
+    experiment, variant = assigned
+    body, telemetry = _variant_page(serving, experiment, variant, profile, user_id, k, category, exclude, explain)
+    body.recommendation_id = experiment.recommendation_id(variant.name)
+    body.experiment, body.variant = experiment.experiment_id, variant.name
+    exposed = serving.experiments is not None and serving.experiments.expose(
+        experiment, variant.name, user_id, time.time()
+    )
+    return RecommendationAnswer(body, Telemetry(telemetry.cold_start, telemetry.candidates, not exposed))
+
+
+def _variant_page(
+    serving: Serving,
+    experiment: Experiment,
+    variant: Variant,
+    profile: UserProfile | None,
+    user_id: str,
+    k: int,
+    category: str | None,
+    exclude: Sequence[str],
+    explain: bool,
+) -> tuple[Recommendations, Telemetry]:
+    serve, scorer = variant.serve, serving.holder.serving()
+    if serve.strategy == "popular":
+        recs = _popular_page(serving, profile, k, category, exclude)
+        version = scorer.model.version if scorer is not None else None
+        body = Recommendations(
+            user_id=user_id, recommendation_id="", model_version=version, items=[_item(r, explain) for r in recs]
+        )
+        return body, Telemetry(cold_start=profile is None, candidates=len(recs))
+    if serve.strategy == "model" and serve.model_version != (scorer.model.version if scorer else None):
+        if serving.versions is None:
+            raise ModelUnavailable(f"experiment {experiment.experiment_id}: no model versions are held for it")
+        scorer = serving.versions.scorer(serve.model_version or "")
+    frozen = frozen_profile(profile, serve.as_of) if serve.strategy == "frozen" and profile and serve.as_of else None
+    return _page(serving, scorer, profile, user_id, k, category, exclude, explain, frozen)
+
+
+def _page(
+    serving: Serving,
+    scorer: Scorer | None,
+    profile: UserProfile | None,
+    user_id: str,
+    k: int,
+    category: str | None,
+    exclude: Sequence[str],
+    explain: bool,
+    frozen: UserProfile | None = None,
+) -> tuple[Recommendations, Telemetry]:
+    """The page from ``scorer`` (live answers without one); with ``frozen``, scored as that profile
+    but leaving out what the live profile has seen."""
+    live = serving.live(frozen or profile)
     if scorer is None:
         recs = live_answers.live_page(live or serving.require_live(), k, exclude, category)
         body = Recommendations(
@@ -107,8 +168,10 @@ def recommend(
             model_version=None,
             items=[_item(r, explain) for r in recs],
         )
-        return RecommendationAnswer(body, Telemetry(cold_start=profile is None, candidates=len(recs)))
-    sig = scorer.signals(profile)
+        return body, Telemetry(cold_start=profile is None, candidates=len(recs))
+    sig = scorer.signals(frozen or profile)
+    if frozen is not None:
+        sig.seen = scorer.signals(profile).seen
     recs, candidates = scorer.page(sig, k=k, exclude=exclude, category=category, explain=explain)
     if live is not None:
         recs = live_answers.with_new_items(recs, live, scorer.model, k, serving.new_item_share, exclude, category)
@@ -119,7 +182,21 @@ def recommend(
         model_version=scorer.model.version,
         items=[_item(r, explain) for r in recs],
     )
-    return RecommendationAnswer(body, Telemetry(cold_start=sig.is_cold, candidates=candidates))
+    return body, Telemetry(cold_start=sig.is_cold, candidates=candidates)
+
+
+def _popular_page(
+    serving: Serving, profile: UserProfile | None, k: int, category: str | None, exclude: Sequence[str]
+) -> list[Recommendation]:
+    """Live popularity, the same for everyone (what the user has seen or bought left out)."""
+    seen = set(profile.behavior.interacted) | set(profile.behavior.purchased) if profile else set()
+    skip = seen | set(exclude)
+    live = serving.live(None)
+    if live is not None:
+        return live_answers.live_page(live, k, sorted(skip), category)
+    scorer = serving.holder.current()
+    ranked = lists.popular(scorer.model, k + len(skip), None, category)
+    return _from_catalogue([r for r in ranked if r.item_id not in skip][:k], serving.view)
 
 
 def rank(serving: Serving, store: ProfileStore, user_id: str, item_ids: Sequence[str], explain: bool) -> RankedItems:
