@@ -200,7 +200,11 @@ def _view(experiment: object) -> ExperimentView:
     return ExperimentView.model_validate(experiment, from_attributes=True)
 
 
-@app.put("/experiments/<experiment_id>", responses=errors.responses(ExperimentView, 400, 409, 415))
+@app.put(
+    "/experiments/<experiment_id>",
+    responses=errors.responses(ExperimentView, 400, 409, 415)
+    | {201: {"description": "Created", "content": {"application/json": {"model": ExperimentView}}}},
+)
 def put_experiment(
     deps: Deps, experiment_id: ExperimentPath, spec_body: Annotated[ExperimentSpec, Body()]
 ) -> Response[ExperimentView]:

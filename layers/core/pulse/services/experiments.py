@@ -130,7 +130,9 @@ def put_experiment(
     if existing is None:
         experiment = Experiment(experiment_id=experiment_id, created_at=now, updated_at=now, **fields)
     else:
-        experiment = existing.model_copy(update=fields | {"version": existing.version + 1, "updated_at": now})
+        experiment = Experiment.model_validate(
+            existing.model_dump() | fields | {"version": existing.version + 1, "updated_at": now}
+        )
     if experiment.status == "running" and experiment.started_at is None:
         experiment.started_at = now
     if experiment.status == "stopped" and (existing is None or existing.status == "running"):
