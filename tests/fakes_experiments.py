@@ -39,6 +39,10 @@ class MemoryExperimentStore(ExperimentStore):
         into["users"] = into.get("users", 0) + int(first)
         return first
 
+    def forget_user(self, user_id: str) -> None:
+        for key in [k for k in self.exposed if k[1] == user_id]:
+            del self.exposed[key]
+
     def totals(self, experiment_id: str) -> dict[str, Totals]:
         out: dict[str, Totals] = {}
         sources = [self.counters] + ([self.profiles.outcomes] if self.profiles else [])

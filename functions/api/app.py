@@ -165,7 +165,9 @@ def delete_user(deps: Deps, user_id: UserIdPath) -> Response[str]:
     """Erase the profile and memberships now; the user's raw events (archive, dead letters) go by a
     job whose status ``Location`` names (``GET /erasures/{erasure_id}``)."""
     delay = deps.settings.erasure_delay_seconds
-    job = erasure.erase_user(deps.store, deps.erasure_jobs, deps.erasure_queue, user_id, delay, time.time())
+    job = erasure.erase_user(
+        deps.store, deps.erasure_jobs, deps.erasure_queue, user_id, delay, time.time(), deps.experiment_store
+    )
     logger.info("user erased", extra={"erasure_id": job.erasure_id})
     location = f"{spec.base_path(app)}/erasures/{job.erasure_id}"
     return Response(status_code=204, body="", headers={"Location": location, "X-Erasure-Id": job.erasure_id})

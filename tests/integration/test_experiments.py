@@ -140,3 +140,14 @@ def test_stopping_keeps_results_and_promoting_serves_the_winner(aws_stack: AwsSt
     s3 = aws_stack.client("s3")
     pointer = json.loads(s3.get_object(Bucket=aws_stack.env["MODEL_BUCKET"], Key=POINTER_KEY)["Body"].read())
     assert pointer["version"] == "v2" and pointer["promoted_by"] == "experiment ab" and pointer["history"] == ["v1"]
+
+
+def test_erasing_a_user_deletes_the_record_of_their_exposure(aws_stack: AwsStack, api: Any) -> None:
+    assert api("PUT", "/experiments/ab", EXP, body=definition())[0] == 201
+    recommend(api, "gone")
+    table = aws_stack.client("dynamodb")
+    name = aws_stack.env["EXPERIMENTS_TABLE"]
+    key = {"pk": {"S": "ab#u#gone"}, "sk": {"S": "-"}}
+    assert "Item" in table.get_item(TableName=name, Key=key)
+    assert api("DELETE", "/users/gone", "/users/{user_id}")[0] == 204
+    assert "Item" not in table.get_item(TableName=name, Key=key)

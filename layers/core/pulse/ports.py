@@ -233,5 +233,9 @@ class ExperimentStore(ABC):
         """Count one exposure of ``variant`` (and the user, on their first: then True)."""
 
     @abstractmethod
+    def forget_user(self, user_id: str) -> None:
+        """Delete the records that the user was exposed (an erasure)."""
+
+    @abstractmethod
     def totals(self, experiment_id: str) -> dict[str, Totals]:
         """Each variant's counters, summed over shards and days."""

@@ -115,6 +115,13 @@ class DynamoExperimentStore(ExperimentStore):
 
         return call(write)
 
+    def forget_user(self, user_id: str) -> None:
+        def delete() -> None:
+            for experiment in self.definitions():
+                ExperimentItem(f"{experiment.experiment_id}#u#{user_id}", "-").delete()
+
+        call(delete)
+
     def totals(self, experiment_id: str) -> dict[str, Totals]:
         def query() -> dict[str, Totals]:
             out: dict[str, Totals] = {}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pulse.domain.erasure import ErasureJob, new_erasure_id, user_digest, valid_erasure_id
 from pulse.errors import UnknownErasure
-from pulse.ports import ErasureJobs, ErasureQueue, ProfileStore, RawDataEraser, TransientFailure
+from pulse.ports import ErasureJobs, ErasureQueue, ExperimentStore, ProfileStore, RawDataEraser, TransientFailure
 
 
 @dataclass(frozen=True)
@@ -18,14 +18,23 @@ class ErasureRequest:
 
 
 def erase_user(
-    store: ProfileStore, jobs: ErasureJobs, queue: ErasureQueue, user_id: str, delay_seconds: float, now: float
+    store: ProfileStore,
+    jobs: ErasureJobs,
+    queue: ErasureQueue,
+    user_id: str,
+    delay_seconds: float,
+    now: float,
+    experiments: ExperimentStore | None = None,
 ) -> ErasureJob:
     """Record and queue the job first (so a failure leaves nothing half-done that nobody will finish),
-    then erase the profile, its idempotency state and memberships and leave the tombstone."""
+    then erase the profile, its idempotency state and memberships and leave the tombstone, and the
+    records of which experiments showed the user answers (their counts stay: they name nobody)."""
     job = ErasureJob(new_erasure_id(), user_digest(user_id), requested_at=now, not_before=now + delay_seconds)
     jobs.put(job)
     queue.submit(job.erasure_id, user_id)
     store.erase(user_id)
+    if experiments is not None:
+        experiments.forget_user(user_id)
     return job
 
 
