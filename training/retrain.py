@@ -49,8 +49,10 @@ class RetrainRequest(BaseModel):
     margin: float | None = Field(None, ge=0, le=1)
 
 
-class RunOutOfTime(Exception):
-    """The run would outlive its function's timeout: stopped so that its record is still written."""
+class RunOutOfTime(BaseException):
+    """The run would outlive its function's timeout: stopped so that its record is still written. A
+    BaseException, like KeyboardInterrupt: the alarm may fire inside a step that handles its own
+    errors with ``except Exception`` (reading the served model), which must not swallow it."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def retrain(
     try:
         with deadline(budget):
             _run(s3, settings, catalogue, previous, record, note)
-    except Exception as exc:
+    except (Exception, RunOutOfTime) as exc:
         record.status, record.reason = "failed", f"{type(exc).__name__}: {exc}"
         note(f"failed: {record.reason}")
         raise RunFailed(record) from exc

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from scripts.demo import report, retraining, showcase, steps
+from scripts.demo import ab_test, report, retraining, showcase, steps
 from scripts.demo.session import Session, say
 
 
@@ -25,6 +25,7 @@ class Demo:
             model = steps.train_and_promote(d, history)
             steps.stream_history(d, history)
             replayed = steps.replay(d, model, history, future)
+            replayed = ab_test.ab_test(d, model, history, future, replayed)
             showcase.showcase(d, model, history)
             showcase.audiences(d)
             retraining.retrain(d, future, replayed)
@@ -57,6 +58,7 @@ class Demo:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="make demo: the whole product on MovieLens-100K on the local stack")
     parser.add_argument("--sample", type=int, default=200, help="interactions asked about through the live API")
+    parser.add_argument("--ab-sample", type=int, default=450, help="interactions the A/B test asks about (step 4b)")
     parser.add_argument("--trials", type=int, default=60, help="freshness trials (step 5)")
     parser.add_argument("--rate", type=float, default=0.0, help="events/s when streaming the history (0: max)")
     parser.add_argument("--max-users", type=int, default=0, help="use only the first N users (quick runs)")

@@ -56,6 +56,48 @@ def _affinity_chart(plt: Any, s: dict[str, Any]) -> None:
     plt.close(fig)
 
 
+def _ab_chart(plt: Any, ab: dict[str, Any]) -> None:
+    rows = ab["variants"]
+    names = [v["name"] for v in rows]
+    values = [v["click_through_rate"]["value"] for v in rows]
+    errors = [
+        [v - r["click_through_rate"]["low"] for v, r in zip(values, rows, strict=True)],
+        [r["click_through_rate"]["high"] - v for v, r in zip(values, rows, strict=True)],
+    ]
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    bars = ax.bar(names, values, yerr=errors, capsize=6, color=[BLUE if n == "realtime" else GREY for n in names])
+    ax.bar_label(bars, labels=[f"{v:.3f}\nn={r['exposures']}" for v, r in zip(values, rows, strict=True)], padding=8)
+    ax.set_ylim(0, max(r["click_through_rate"]["high"] for r in rows) * 1.3 or 1)
+    ax.set_ylabel("click-through (hits) per answer")
+    ax.set_title(f"A/B test {ab['experiment_id']}: 95 % intervals, counted by the product")
+    fig.tight_layout()
+    fig.savefig(OUT / "ab_test.png", dpi=110)
+    plt.close(fig)
+
+
+def _ab_lines(ab: dict[str, Any]) -> list[str]:
+    lines = [
+        f"A/B test `{ab['experiment_id']}` through the experiment routes ({ab['asked']} answers, {ab['hits']} hits "
+        "sent back as clicks carrying the answer's `recommendation_id`; figures from `GET /experiments/{id}/results`):",
+        "",
+        "| variant | users | exposures | clicks | click-through [95 %] | lift over control [95 %] | p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lifts = {x["variant"]: x["click_through_rate"] for x in ab["lifts"]}
+    for v in ab["variants"]:
+        c, lift = v["click_through_rate"], lifts.get(v["name"])
+        shown = "control"
+        if lift is not None:
+            shown = "n/a" if lift["lift"] is None else f"{lift['lift']:+.0%} [{lift['low']:+.0%}, {lift['high']:+.0%}]"
+        p = "" if lift is None else f"{lift['p_value']:.2g}"
+        lines.append(
+            f"| {v['name']} | {v['users']} | {v['exposures']} | {v['clicks']} | "
+            f"{c['value']:.3f} [{c['low']:.3f}, {c['high']:.3f}] | {shown} | {p} |"
+        )
+    sample = "mismatch" if ab["sample_ratio"]["mismatch"] else "fine"
+    return [*lines, "", f"{ab['summary']} Sample ratio: {sample} (p = {ab['sample_ratio']['p_value']:.2g}).", ""]
+
+
 def report(d: Session) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "demo.json").write_text(json.dumps(d.figures, indent=1))
@@ -71,6 +113,9 @@ def report(d: Session) -> Path:
         _freshness_chart(plt, f)
         _affinity_chart(plt, s)
         charts = ["hit_rate.png", "freshness.png", "affinities.png"]
+        if "ab_test" in d.figures:
+            _ab_chart(plt, d.figures["ab_test"])
+            charts.insert(1, "ab_test.png")
     except ImportError:
         pass
     slow = [x for x in f["samples"] if x > 1.0]
@@ -109,6 +154,8 @@ def report(d: Session) -> Path:
         f"{s['genre_share_before']} -> {s['genre_share_after']}.",
         "",
     ]
+    if "ab_test" in d.figures:
+        lines += _ab_lines(d.figures["ab_test"])
     t = d.figures.get("retraining")
     if t:
         shown = ", ".join(f"{name} {value:.4f}" for name, value in t["figures"].items())

@@ -14,6 +14,8 @@ def test_short_demo_measures_real_time_effect(capfd: pytest.CaptureFixture[str])
             "60",
             "--sample",
             "40",
+            "--ab-sample",
+            "60",
             "--trials",
             "5",
             "--aws-port",
@@ -35,6 +37,11 @@ def test_short_demo_measures_real_time_effect(capfd: pytest.CaptureFixture[str])
     replay = figures["replay"]
     assert replay["live/all"]["events"] == 40
     assert replay["live/all"]["hr@10"] > replay["frozen/all"]["hr@10"]
+    # the A/B test: every answer counted as one exposure, every hit sent back as one click, per variant
+    ab = figures["ab_test"]
+    assert {v["name"] for v in ab["variants"]} == {"realtime", "popular", "frozen"}
+    assert sum(v["exposures"] for v in ab["variants"]) == ab["asked"] == 60
+    assert sum(v["clicks"] for v in ab["variants"]) == ab["hits"] and ab["summary"]
     # the burst changes the top 10, and freshness was measured
     assert figures["showcase"]["before"] != figures["showcase"]["after"]
     assert figures["freshness_seconds"]["trials"] == 5 and figures["freshness_seconds"]["p95"] < 10

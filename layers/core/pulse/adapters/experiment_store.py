@@ -11,6 +11,7 @@ One table, hash key ``pk`` and range key ``sk``:
 Outcome counters are added by the profile updater inside its profile transaction (``outcome_actions``).
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -63,9 +64,13 @@ def outcome_actions(deltas: dict[str, float]) -> list[Any]:
     return [getattr(ExperimentItem, name).add(value) for name, value in sorted(deltas.items()) if name in COUNTERS]
 
 
+EXPOSED = ExperimentItem.exposures.add(1)
+
+
 class DynamoExperimentStore(ExperimentStore):
     def __init__(self, settings: Settings) -> None:
         bind_experiments(settings)
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix="exposure-marker")
 
     def definitions(self) -> list[Experiment]:
         def query() -> list[Experiment]:
@@ -101,19 +106,20 @@ class DynamoExperimentStore(ExperimentStore):
 
     def expose(self, experiment_id: str, variant: str, user_id: str, day: str, counted_before: bool = False) -> bool:
         """Count one exposure, and the user on their first (True then). ``counted_before``: the caller
-        knows the user was counted already (its cache), which saves the marker's write."""
-
-        def write() -> bool:
-            first = False
-            if not counted_before:
-                marker = ExperimentItem(f"{experiment_id}#u#{user_id}", "-")
-                marker.update(actions=[ExperimentItem.exposures.add(1)])
-                first = int(marker.exposures or 0) == 1
-            actions: list[Any] = [ExperimentItem.exposures.add(1)] + ([ExperimentItem.users.add(1)] if first else [])
-            counter_item(experiment_id, variant, day, user_id).update(actions=actions)
-            return first
-
-        return call(write)
+        knows the user was counted already (its cache), which saves the marker's write. The marker and
+        the counter are written at once (one round trip); only a user's very first exposure costs a
+        second (the user count)."""
+        counter = counter_item(experiment_id, variant, day, user_id)
+        marker = ExperimentItem(f"{experiment_id}#u#{user_id}", "-")
+        marked = None if counted_before else self._pool.submit(call, lambda: marker.update(actions=[EXPOSED]))
+        call(lambda: counter.update(actions=[EXPOSED]))
+        if marked is None:
+            return False
+        marked.result()
+        if int(marker.exposures or 0) != 1:
+            return False
+        call(lambda: counter.update(actions=[ExperimentItem.users.add(1)]))
+        return True
 
     def forget_user(self, user_id: str) -> None:
         def delete() -> None:

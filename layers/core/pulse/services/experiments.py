@@ -13,6 +13,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ class Experiments:
     _all: dict[str, Experiment] = field(default_factory=dict)
     _checked_at: float | None = None
     _counted: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
+    _writer: ThreadPoolExecutor | None = None
 
     def all(self, force: bool = False) -> dict[str, Experiment]:
         now = self.clock()
@@ -74,6 +76,13 @@ class Experiments:
         while len(self._counted) > COUNTED_CACHE:
             self._counted.popitem(last=False)
         return True
+
+    def start_exposure(self, experiment: Experiment, variant: str, user_id: str, now: float) -> "Future[bool]":
+        """``expose`` on a thread, so its write overlaps the page's scoring; the caller waits for it
+        before answering (an exposure is never left in flight when the function freezes)."""
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(4, thread_name_prefix="exposure")
+        return self._writer.submit(self.expose, experiment, variant, user_id, now)
 
     def attribution(self, recommendation_id: str) -> tuple[str, str] | None:
         """(experiment, variant) of a recommendation id an experiment issued; None otherwise."""

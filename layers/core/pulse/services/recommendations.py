@@ -8,7 +8,8 @@ join its answers by content.
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,12 +111,18 @@ def recommend(
         body, telemetry = _page(serving, serving.holder.serving(), profile, user_id, k, category, exclude, explain)
         return RecommendationAnswer(body, telemetry)
     experiment, variant = assigned
-    body, telemetry = _variant_page(serving, experiment, variant, profile, user_id, k, category, exclude, explain)
+    exposure: list[Future[bool]] = []
+
+    def ready() -> None:  # the variant's scorer is in hand: its exposure is written while the page is scored
+        if serving.experiments is not None:
+            exposure.append(serving.experiments.start_exposure(experiment, variant.name, user_id, time.time()))
+
+    body, telemetry = _variant_page(
+        serving, experiment, variant, profile, user_id, k, category, exclude, explain, ready
+    )
     body.recommendation_id = experiment.recommendation_id(variant.name)
     body.experiment, body.variant = experiment.experiment_id, variant.name
-    exposed = serving.experiments is not None and serving.experiments.expose(
-        experiment, variant.name, user_id, time.time()
-    )
+    exposed = all(f.result() for f in exposure) and bool(exposure)
     return RecommendationAnswer(body, Telemetry(telemetry.cold_start, telemetry.candidates, not exposed))
 
 
@@ -129,9 +136,12 @@ def _variant_page(
     category: str | None,
     exclude: Sequence[str],
     explain: bool,
+    ready: Callable[[], None],
 ) -> tuple[Recommendations, Telemetry]:
+    """The variant's page; ``ready`` is called once what serves it is in hand (a held version loaded)."""
     serve, scorer = variant.serve, serving.holder.serving()
     if serve.strategy == "popular":
+        ready()
         recs = _popular_page(serving, profile, k, category, exclude)
         version = scorer.model.version if scorer is not None else None
         body = Recommendations(
@@ -143,6 +153,7 @@ def _variant_page(
             raise ModelUnavailable(f"experiment {experiment.experiment_id}: no model versions are held for it")
         scorer = serving.versions.scorer(serve.model_version or "")
     frozen = frozen_profile(profile, serve.as_of) if serve.strategy == "frozen" and profile and serve.as_of else None
+    ready()
     return _page(serving, scorer, profile, user_id, k, category, exclude, explain, frozen)
 
 
@@ -188,13 +199,16 @@ def _page(
 def _popular_page(
     serving: Serving, profile: UserProfile | None, k: int, category: str | None, exclude: Sequence[str]
 ) -> list[Recommendation]:
-    """Live popularity, the same for everyone (what the user has seen or bought left out)."""
+    """Live popularity, the same for everyone (what the user has seen or bought left out); the
+    model's popularity when nothing was counted in the window (a replay of an old log, a quiet hour)."""
     seen = set(profile.behavior.interacted) | set(profile.behavior.purchased) if profile else set()
     skip = seen | set(exclude)
     live = serving.live(None)
-    if live is not None:
+    scorer = serving.holder.serving()
+    if live is not None and (live.popularity or scorer is None):
         return live_answers.live_page(live, k, sorted(skip), category)
-    scorer = serving.holder.current()
+    if scorer is None:
+        scorer = serving.holder.current()  # raises: nothing to answer from
     ranked = lists.popular(scorer.model, k + len(skip), None, category)
     return _from_catalogue([r for r in ranked if r.item_id not in skip][:k], serving.view)
 
