@@ -180,6 +180,23 @@ API_SAMPLES: list[tuple[str, str, str, str, str, dict[str, object] | None]] = [
     ("api/list_segments.json", "/segments", "GET", "/segments", "", None),
     ("api/segment_users.json", "/segments/{segment}/users", "GET", "/segments/new_users/users", "limit=2", None),
     (
+        "api/put_segment.json",
+        "/segments/{segment}",
+        "PUT",
+        "/segments/big_basket_shoppers",
+        "",
+        {
+            "rule": [
+                {"feature": "total_spend", "op": ">=", "value": 200},
+                {"feature": "cart_items", "op": ">=", "value": 3},
+            ],
+            "description": "Spent 200 or more and holds 3 or more items in the cart",
+            "marketing": True,
+        },
+    ),
+    ("api/get_segment.json", "/segments/{segment}", "GET", "/segments/new_users", "", None),
+    ("api/delete_segment.json", "/segments/{segment}", "DELETE", "/segments/high_spenders", "", None),
+    (
         "api/put_experiment.json",
         "/experiments/{experiment_id}",
         "PUT",

@@ -63,8 +63,10 @@ class AwsStack:
 
 def reset_cached_clients() -> None:
     from pulse.adapters.aws import reset_cached_clients as reset
+    from pulse.domain.segments import use_catalog
 
     reset()
+    use_catalog(None)  # a function's wiring installs the stack's runtime definitions: not the next test's
 
 
 @pytest.fixture

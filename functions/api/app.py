@@ -21,6 +21,7 @@ from pulse import __version__
 from pulse.domain.activity import WINDOW_PATTERN
 from pulse.domain.catalog import ITEM_ID
 from pulse.domain.experiments import EXPERIMENT_ID, ExperimentSpec
+from pulse.domain.segment_rules import SEGMENT_NAME, SegmentBody
 from pulse.http import errors, spec
 from pulse.http.cursor import CURSOR_PATTERN
 from pulse.http.experiment_models import ExperimentList, ExperimentResults, ExperimentView, PromoteRequest
@@ -36,7 +37,8 @@ from pulse.http.models import (
     SegmentList,
     SimilarItems,
 )
-from pulse.services import erasure, experiments, profiles, recommendations
+from pulse.http.segment_models import SegmentView
+from pulse.services import erasure, experiments, profiles, recommendations, segment_definitions
 from pulse.services.model_holder import loaded_model
 from pulse.wiring import TRACED_MODULES, ApiDependencies, Provider, build_api
 
@@ -193,6 +195,29 @@ def segment_users(
     ] = None,
 ) -> Audience:
     return profiles.segment_audience(deps.directory, segment, limit, cursor)
+
+
+@app.put("/segments/<segment>", responses=errors.responses(SegmentView, 400, 409, 415))
+def put_segment(
+    deps: Deps,
+    segment: Annotated[str, Path(pattern=SEGMENT_NAME, description="a-z, 0-9 and _, starting with a letter")],
+    body: Annotated[SegmentBody, Body()],
+) -> SegmentView:
+    """Define or change a segment; every profile is evaluated against it in the background."""
+    segment_definitions.put_segment(deps.definitions, deps.segment_catalog, segment, body, time.time())
+    return SegmentView.model_validate(segment_definitions.describe(deps.segment_catalog, deps.directory, segment))
+
+
+@app.get("/segments/<segment>", responses=errors.responses(SegmentView, 400, 404))
+def get_segment(deps: Deps, segment: SegmentPath) -> SegmentView:
+    return SegmentView.model_validate(segment_definitions.describe(deps.segment_catalog, deps.directory, segment))
+
+
+@app.delete("/segments/<segment>", responses=errors.responses(None, 400, 404, 409))
+def delete_segment(deps: Deps, segment: SegmentPath) -> Response[str]:
+    """Remove the segment; its members leave it in the background (its audience empties)."""
+    segment_definitions.delete_segment(deps.definitions, deps.segment_catalog, segment, time.time())
+    return Response(status_code=204, body="")
 
 
 ExperimentPath = Annotated[str, Path(pattern=EXPERIMENT_ID, description="The experiment's id (1-48 of A-Za-z0-9_-)")]

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pulse.services.segment_definitions import evaluate_pending
 from pulse.services.segment_refresh import profile_letter, refresh_due_segments
 from pulse.wiring import TRACED_MODULES, Provider, build_refresher
 
@@ -22,7 +23,7 @@ dependencies = Provider(build_refresher)
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     scheduled = parse(event=event, model=EventBridgeModel)  # the schedule's "Scheduled Event"
     deps = dependencies()
 
@@ -43,6 +44,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
     metrics.add_metric(name="SegmentMembershipsLeft", unit=MetricUnit.Count, value=outcome.left)
     metrics.add_metric(name="SegmentRefreshUnfinished", unit=MetricUnit.Count, value=outcome.unfinished)
     metrics.add_metric(name="SegmentRefreshFailedProfiles", unit=MetricUnit.Count, value=outcome.failed)
-    result = dict(outcome.__dict__)
+    # then the background pass of changed definitions over every profile, in the time that is left
+    evaluated = evaluate_pending(
+        deps.definitions,
+        deps.store,
+        deps.scan,
+        deps.directory,
+        now=time.time(),
+        settle_seconds=deps.settle_seconds,
+        seconds_left=lambda: context.get_remaining_time_in_millis() / 1000.0,
+        catalog=deps.segment_catalog,
+    )
+    metrics.add_metric(name="SegmentDefinitionProfilesEvaluated", unit=MetricUnit.Count, value=evaluated.scanned)
+    result = dict(outcome.__dict__) | {"definitions_evaluated": evaluated.scanned, "definitions": evaluated.segments}
     logger.info("segments refreshed", extra={**result, "scheduled_at": scheduled.time.isoformat()})
     return result

@@ -59,6 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="make demo: the whole product on MovieLens-100K on the local stack")
     parser.add_argument("--sample", type=int, default=200, help="interactions asked about through the live API")
     parser.add_argument("--ab-sample", type=int, default=450, help="interactions the A/B test asks about (step 4b)")
+    parser.add_argument("--ab-per-user", type=int, default=3, help="at most this many of them per user")
     parser.add_argument("--trials", type=int, default=60, help="freshness trials (step 5)")
     parser.add_argument("--rate", type=float, default=0.0, help="events/s when streaming the history (0: max)")
     parser.add_argument("--max-users", type=int, default=0, help="use only the first N users (quick runs)")

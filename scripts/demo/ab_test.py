@@ -10,6 +10,7 @@ is asked for; when the film the user rates next is in it, a ``click`` carrying t
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 from pulse.domain.events import BehaviorEvent
@@ -48,11 +49,19 @@ def click(event: BehaviorEvent, rid: str) -> BehaviorEvent:
 def ab_test(d: Session, model: RecModel, history: list[BehaviorEvent], future: list[BehaviorEvent], start: int) -> int:
     """Runs the experiment on ``future[start:]``; returns how many future events have been sent."""
     sample = d.args.ab_sample
-    say(f"4b. an A/B test on the next {sample} interactions: real-time vs popularity vs frozen profiles")
+    say(
+        f"4b. an A/B test on {sample} interactions (at most {d.args.ab_per_user} a user): real-time vs "
+        "popularity vs frozen profiles"
+    )
     cutoff = max(e.timestamp for e in history)
     answer = d.http.put(f"{d.api}/experiments/{EXPERIMENT}", json=definition(cutoff), timeout=30)
     answer.raise_for_status()
-    chosen = [p for p in replay_targets(model, future) if p >= start][:sample]
+    chosen: list[int] = []
+    per_user: Counter[str] = Counter()
+    for p in replay_targets(model, future):  # a few interactions of many users: users are what is split
+        if p >= start and per_user[future[p].user_id] < d.args.ab_per_user and len(chosen) < sample:
+            chosen.append(p)
+            per_user[future[p].user_id] += 1
     wanted, last = set(chosen), (max(chosen) if chosen else start - 1)
     pending: list[BehaviorEvent] = []
     asked, clicks, started = 0, 0, time.perf_counter()

@@ -100,7 +100,16 @@ def test_no_function_gets_an_account_wide_managed_policy_or_a_sam_crud_template(
     }
     # the raw-event archive is read only to erase users and to retrain
     assert [fn for fn in FUNCTIONS if _reads_archive(fn)] == ["EraserFunction", "TrainerFunction"]
-    assert "dynamodb:Scan" not in set().union(*granted.values())
+    # no request scans a table; only the refresher's background pass over every profile's key does
+    # (a changed segment definition applied to existing profiles, paginated and resumable)
+    assert [fn for fn, actions in granted.items() if "dynamodb:Scan" in actions] == ["SegmentRefresherFunction"]
+    scans = [
+        st["Resource"]
+        for p in FUNCTIONS["SegmentRefresherFunction"]["Properties"]["Policies"]
+        for st in p["Statement"]
+        if "dynamodb:Scan" in _actions(st)
+    ]
+    assert scans == [{"Fn::GetAtt": ["ProfilesTable", "Arn"]}]
 
 
 def _actions(statement: dict) -> list[str]:

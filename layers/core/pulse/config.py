@@ -18,6 +18,8 @@ class Settings(BaseModel):
     clients_table: str = Field("pulse-clients", alias="CLIENTS_TABLE")
     items_table: str = Field("pulse-items", alias="ITEMS_TABLE")
     activity_table: str = Field("pulse-activity", alias="ACTIVITY_TABLE")
+    # runtime segment definitions: how often each function re-reads them (a change is in force within it)
+    segment_definitions_refresh_seconds: float = Field(30.0, gt=0, le=300, alias="SEGMENT_DEFINITIONS_REFRESH_SECONDS")
     experiments_table: str = Field("pulse-experiments", alias="EXPERIMENTS_TABLE")
     # experiments: how often a serving copy re-reads the definitions, how many may run at once, and
     # how many model versions besides the served one the API holds for them

@@ -14,6 +14,7 @@ from pulse.domain.catalog import CatalogItem
 from pulse.domain.erasure import ErasureCounts, ErasureJob
 from pulse.domain.experiment_results import Totals
 from pulse.domain.experiments import Experiment
+from pulse.domain.segment_rules import StoredSegment
 from pulse.domain.updater import ProfileState, ProfileUpdate
 
 
@@ -239,3 +240,14 @@ class ExperimentStore(ABC):
     @abstractmethod
     def totals(self, experiment_id: str) -> dict[str, Totals]:
         """Each variant's counters, summed over shards and days."""
+
+
+class SegmentDefinitions(ABC):
+    """Segment definitions stored at runtime (the built-in ones live in the code)."""
+
+    @abstractmethod
+    def stored(self) -> list[StoredSegment]: ...
+
+    @abstractmethod
+    def put(self, segment: StoredSegment, expected_version: int | None) -> None:
+        """Store; ``StoreConflict`` if the stored version is not ``expected_version`` (None: new)."""

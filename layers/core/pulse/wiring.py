@@ -12,6 +12,7 @@ from threading import Lock
 from typing import Any
 
 from pulse.config import Settings, get_settings
+from pulse.domain import segments
 from pulse.ports import (
     ActivityStore,
     CatalogStore,
@@ -24,11 +25,13 @@ from pulse.ports import (
     ExperimentStore,
     ProfileStore,
     RawDataEraser,
+    SegmentDefinitions,
     SegmentDirectory,
 )
 from pulse.services.experiments import Experiments
 from pulse.services.model_holder import HeldVersions, ModelHolder
 from pulse.services.recommendations import Serving
+from pulse.services.segment_definitions import RuntimeCatalog
 
 # What X-Ray patches: the only libraries the functions call AWS through. Patching every library the
 # SDK knows cost 0.07 s more of each cold start (0.242 against 0.174 s, measured).
@@ -77,6 +80,8 @@ class ApiDependencies:
     erasure_queue: ErasureQueue
     experiment_store: ExperimentStore
     models: Any  # the model bucket (S3ModelSource): versions exist?, promotion
+    definitions: SegmentDefinitions
+    segment_catalog: RuntimeCatalog
 
     @property
     def holder(self) -> ModelHolder:
@@ -126,6 +131,18 @@ class RefresherDependencies:
     store: ProfileStore
     due: DueProfiles
     dead_letters: DeadLetterSink
+    definitions: SegmentDefinitions
+    directory: SegmentDirectory
+    settle_seconds: float  # a changed definition is evaluated over every profile once this old
+    scan: Callable[[dict[str, Any] | None], Any]  # every profile's user id, from a stored position
+    segment_catalog: RuntimeCatalog
+
+
+def install_segment_catalog(definitions: SegmentDefinitions, settings: Settings) -> RuntimeCatalog:
+    """Every function evaluates the built-in segments with the definitions stored at runtime."""
+    runtime = RuntimeCatalog(definitions, settings.segment_definitions_refresh_seconds)
+    segments.use_catalog(runtime)
+    return runtime
 
 
 def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
@@ -149,15 +166,18 @@ def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
     experiment_store = DynamoExperimentStore(settings)
     experiments = Experiments(experiment_store, settings.experiment_refresh_seconds)
     versions = HeldVersions(source, settings.experiment_model_versions, catalog)
+    directory = DynamoSegmentDirectory(settings)
     return ApiDependencies(
         settings,
         DynamoProfileStore(settings),
-        DynamoSegmentDirectory(settings),
+        directory,
         Serving(holder, popularity, settings.new_item_share, experiments, versions),
         S3ErasureJobs(settings),
         SqsErasureQueue(settings),
         experiment_store,
         source,
+        directory,
+        install_segment_catalog(directory, settings),
     )
 
 
@@ -192,8 +212,10 @@ def build_updater() -> UpdaterDependencies:
     from pulse.adapters.catalog_store import DynamoCatalogStore
     from pulse.adapters.experiment_store import DynamoExperimentStore
     from pulse.adapters.profile_store import DynamoProfileStore
+    from pulse.adapters.segment_directory import DynamoSegmentDirectory
 
     settings = get_settings()
+    install_segment_catalog(DynamoSegmentDirectory(settings), settings)
     return UpdaterDependencies(
         settings,
         DynamoProfileStore(settings),
@@ -207,10 +229,16 @@ def build_updater() -> UpdaterDependencies:
 def build_refresher() -> RefresherDependencies:
     from pulse.adapters.aws import SqsDeadLetterSink
     from pulse.adapters.profile_store import DynamoProfileStore
+    from pulse.adapters.segment_directory import DynamoSegmentDirectory
 
     settings = get_settings()
     store = DynamoProfileStore(settings)
-    return RefresherDependencies(store, store, SqsDeadLetterSink(settings))
+    directory = DynamoSegmentDirectory(settings)
+    runtime = install_segment_catalog(directory, settings)
+    settle = settings.segment_definitions_refresh_seconds
+    scan = lambda start: store.user_ids(start=start)  # noqa: E731
+    letters = SqsDeadLetterSink(settings)
+    return RefresherDependencies(store, store, letters, directory, directory, settle, scan, runtime)
 
 
 def build_trainer() -> TrainerDependencies:

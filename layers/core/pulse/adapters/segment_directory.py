@@ -15,15 +15,34 @@ from pulse.adapters.tables import (
     counter_key,
 )
 from pulse.config import Settings
+from pulse.domain.segment_rules import StoredSegment
 from pulse.domain.segments import catalog
-from pulse.ports import MemberPage, Membership, SegmentDirectory, TransientFailure
+from pulse.ports import MemberPage, Membership, SegmentDefinitions, SegmentDirectory, TransientFailure
+
+DEFINITIONS_PARTITION = "#definitions"  # runtime definitions: range key the segment's name, body the JSON
 
 RECOUNT_ROUNDS = 5
 
 
-class DynamoSegmentDirectory(SegmentDirectory):
+class DynamoSegmentDirectory(SegmentDirectory, SegmentDefinitions):
     def __init__(self, settings: Settings) -> None:
         bind(settings)
+
+    def stored(self) -> list[StoredSegment]:
+        def query() -> list[StoredSegment]:
+            found = SegmentMember.query(DEFINITIONS_PARTITION, consistent_read=True, page_size=1000)
+            return [StoredSegment.model_validate_json(item.body) for item in found if item.body]
+
+        return call(query)
+
+    def put(self, segment: StoredSegment, expected_version: int | None) -> None:
+        """The definition's version is kept in ``changes`` for the conditional write."""
+        body = segment.model_dump_json()
+        item = SegmentMember(DEFINITIONS_PARTITION, segment.name, body=body, changes=segment.version)
+        condition: Any = SegmentMember.changes == expected_version
+        if expected_version is None:
+            condition = SegmentMember.user_id.does_not_exist()
+        call(lambda: item.save(condition=condition))  # a lost race is StoreConflict
 
     def members(self, segment: str, limit: int, start: dict[str, Any] | None) -> MemberPage:
         def query() -> MemberPage:

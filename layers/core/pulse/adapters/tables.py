@@ -86,7 +86,8 @@ class SegmentMember(Model):
     user_id = UnicodeAttribute(range_key=True)  # in COUNTS_PARTITION: ``<segment>#<shard>``
     joined_at = NumberAttribute(null=True)
     members = NumberAttribute(null=True)  # counters only
-    changes = NumberAttribute(null=True)  # counters only: updates so far (recount's change check)
+    changes = NumberAttribute(null=True)  # counters: updates so far (recount's check); definitions: version
+    body = UnicodeAttribute(null=True)  # in DEFINITIONS_PARTITION only: a runtime definition as JSON
 
 
 def count_shard(user_id: str) -> int:

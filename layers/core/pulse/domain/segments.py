@@ -71,9 +71,28 @@ class SegmentCatalog(BaseModel):
 
 
 @lru_cache(maxsize=1)
-def catalog() -> SegmentCatalog:
+def builtin_catalog() -> SegmentCatalog:
+    """The segments this release ships (``segments.json``): the starting set."""
     path = Path(__file__).with_name("segments.json")
     return SegmentCatalog.model_validate(json.loads(path.read_text()))
+
+
+_PROVIDER: dict[str, Callable[[], SegmentCatalog]] = {}
+
+
+def use_catalog(provider: Callable[[], SegmentCatalog] | None) -> None:
+    """Where ``catalog()`` comes from: a function's wiring installs the runtime definitions' provider
+    (``pulse.services.segment_definitions``); None goes back to the built-in set."""
+    if provider is None:
+        _PROVIDER.clear()
+    else:
+        _PROVIDER["catalog"] = provider
+
+
+def catalog() -> SegmentCatalog:
+    """The segments in force: the built-in ones with the definitions stored at runtime."""
+    provider = _PROVIDER.get("catalog")
+    return provider() if provider is not None else builtin_catalog()
 
 
 def clock_of(profile: UserProfile, evaluated_at: float | None = None) -> float:
@@ -114,6 +133,9 @@ def features(profile: UserProfile, at: float | None = None) -> dict[str, Any]:
         "ad_ctr": clicks / impressions if impressions else (1.0 if clicks else 0.0),
         "age": age if isinstance(age, int | float) and not isinstance(age, bool) else None,
         "gender": profile.traits.get("gender"),
+        "country": profile.traits.get("country"),
+        "city": profile.traits.get("city"),
+        "occupation": profile.traits.get("occupation"),
         "risk_score": profile.risk.score,
         "risk_flagged": is_flagged(profile),
     }
@@ -134,6 +156,7 @@ def _compiled(cat: SegmentCatalog) -> Compiled:
     """The catalog's rules as plain tuples: evaluated on every profile write, so kept cheap."""
     found = _COMPILED.get(id(cat))
     if found is None or found[0] is not cat:
+        _COMPILED.clear()  # one catalogue in force at a time: runtime definitions replace it
         rules = []
         for s in cat.segments:
             conds = [(c.feature, OPS[c.op], c.value) for c in s.rule]
