@@ -26,6 +26,8 @@ DATA_TYPES = (
     "AWS::KinesisFirehose::DeliveryStream",  # after the stream, bucket and role it names
     "AWS::SNS::Topic",
     "AWS::SNS::Subscription",  # after its topic
+    "AWS::Events::EventBus",
+    "AWS::Events::Rule",  # after the bus and the queues and topics it targets
 )
 HOSTED_TYPES = ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion", "AWS::Serverless::Api")
 
@@ -47,6 +49,8 @@ def create_all(stack: Stack, clients: ClientFactory) -> dict[str, PhysicalResour
         "AWS::KinesisFirehose::DeliveryStream": _delivery_stream,
         "AWS::SNS::Topic": _topic,
         "AWS::SNS::Subscription": _subscription,
+        "AWS::Events::EventBus": _event_bus,
+        "AWS::Events::Rule": _rule,
     }
     for type_ in DATA_TYPES:
         # a queue that names a dead-letter queue (RedrivePolicy) after the queues it may name
@@ -251,6 +255,33 @@ def _subscription(stack: Stack, logical_id: str, clients: ClientFactory) -> Phys
     props = stack.properties(logical_id)
     found = clients("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"])
     return PhysicalResource(logical_id, "AWS::SNS::Subscription", found["SubscriptionArn"])
+
+
+def _event_bus(stack: Stack, logical_id: str, clients: ClientFactory) -> PhysicalResource:
+    name = stack.properties(logical_id).get("Name") or physical_name(stack, logical_id)
+    clients("events").create_event_bus(Name=name)
+    arn = _arn(stack, "events", f"event-bus/{name}")
+    return PhysicalResource(logical_id, "AWS::Events::EventBus", name, {"Arn": arn, "Name": name})
+
+
+def _rule(stack: Stack, logical_id: str, clients: ClientFactory) -> PhysicalResource:
+    """A rule on a bus with its targets. moto delivers matching events to SQS (and log group) targets
+    and fails a whole ``PutEvents`` for any other (SNS, enabled or not): those are left out locally."""
+    props = stack.properties(logical_id)
+    events, name = clients("events"), physical_name(stack, logical_id)
+    bus = props.get("EventBusName", "default")
+    events.put_rule(
+        Name=name,
+        EventBusName=bus,
+        EventPattern=json.dumps(props["EventPattern"]),
+        State=props.get("State", "ENABLED"),
+        Description=props.get("Description", ""),
+    )
+    arn = _arn(stack, "events", f"rule/{bus}/{name}")
+    targets = [{"Id": t["Id"], "Arn": t["Arn"]} for t in props.get("Targets", []) if ":sqs:" in t["Arn"]]
+    if targets:
+        events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+    return PhysicalResource(logical_id, "AWS::Events::Rule", name, {"Arn": arn})
 
 
 def _hosted(stack: Stack, logical_id: str, type_: str) -> PhysicalResource:

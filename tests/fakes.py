@@ -44,6 +44,7 @@ class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
         self.writes = 0
         self.reads = 0
         self.outcomes: dict[tuple[str, str, str], dict[str, float]] = {}  # experiment counters, as written
+        self.outbox: dict[str, Any] = {}  # notice id -> PendingNotice, written with the profile
 
     def load(self, user_id: str) -> StoredProfile | None:
         self.reads += 1
@@ -71,6 +72,10 @@ class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
             self.audiences.setdefault(name, {})[user] = update.state.profile.updated_at
         for name in update.left:
             self.audiences.get(name, {}).pop(user, None)
+        from pulse.ports import PendingNotice
+
+        for notice in update.notices:
+            self.outbox[notice.notice_id] = PendingNotice(notice, user, self.clock())
         for key, deltas in update.outcomes.items():
             into = self.outcomes.setdefault(key, {})
             for name, value in deltas.items():

@@ -1,6 +1,8 @@
 """An in-memory experiment store: definitions, exposure counters and the outcome counters the
 profile store fake collects (``MemoryProfileStore.outcomes``)."""
 
+from typing import Any
+
 from pulse.domain.experiment_results import Totals
 from pulse.domain.experiments import Experiment
 from pulse.ports import ExperimentStore, StoreConflict
@@ -51,3 +53,34 @@ class MemoryExperimentStore(ExperimentStore):
                 if experiment == experiment_id:
                     out.setdefault(variant, Totals()).add(counters)
         return out
+
+
+class MemoryOutbox:
+    """The outbox the profile store fake writes (``MemoryProfileStore.outbox``)."""
+
+    def __init__(self, profiles: MemoryProfileStore) -> None:
+        self.profiles = profiles
+
+    def pending(self, written_before: float, limit: int) -> list[Any]:
+        return [p for p in self.profiles.outbox.values() if p.written_at <= written_before][:limit]
+
+    def remove(self, done: Any) -> None:
+        for p in done:
+            self.profiles.outbox.pop(p.notice.notice_id, None)
+
+
+class FakeBus:
+    """Records what was published; refuses (as throttled) while ``throttled`` calls remain."""
+
+    def __init__(self, throttled: int = 0, malformed: set[str] | None = None) -> None:
+        self.published: list[Any] = []
+        self.throttled = throttled
+        self.malformed = malformed or set()
+
+    def publish(self, notices: Any) -> list[tuple[Any, str, bool]]:
+        if self.throttled:
+            self.throttled -= 1
+            return [(n, "ThrottlingException: slow down", True) for n in notices]
+        refused = [(n, "MalformedDetail: no", False) for n in notices if n.detail.get("segment") in self.malformed]
+        self.published += [n for n in notices if n.detail.get("segment") not in self.malformed]
+        return refused

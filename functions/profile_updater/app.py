@@ -57,7 +57,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         catalog=deps.catalog,
         activity=deps.activity,
         attribution=deps.experiments.attribution,
+        activation=deps.activation,
     )
+    metrics.add_metric(name="NoticesPublished", unit=MetricUnit.Count, value=outcome.notices_published)
+    metrics.add_metric(name="NoticesWaiting", unit=MetricUnit.Count, value=outcome.notices_waiting)
     metrics.add_metric(name="EventsApplied", unit=MetricUnit.Count, value=outcome.applied)
     metrics.add_metric(name="EventsFromRecommendations", unit=MetricUnit.Count, value=outcome.attributed)
     metrics.add_metric(name="EventsSkippedAsDuplicates", unit=MetricUnit.Count, value=outcome.skipped)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pulse.services.activation import publish_written, sweep
 from pulse.services.segment_definitions import evaluate_pending
 from pulse.services.segment_refresh import profile_letter, refresh_due_segments
 from pulse.wiring import TRACED_MODULES, Provider, build_refresher
@@ -56,6 +57,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         catalog=deps.segment_catalog,
     )
     metrics.add_metric(name="SegmentDefinitionProfilesEvaluated", unit=MetricUnit.Count, value=evaluated.scanned)
-    result = dict(outcome.__dict__) | {"definitions_evaluated": evaluated.scanned, "definitions": evaluated.segments}
+    # the membership changes of this run, then what earlier writes left in the outbox
+    published = publish_written(deps.activation, outcome.notices + evaluated.notices)
+    swept = sweep(deps.activation, time.time())
+    metrics.add_metric(name="NoticesPublished", unit=MetricUnit.Count, value=published.published + swept.published)
+    metrics.add_metric(name="NoticesWaiting", unit=MetricUnit.Count, value=published.waiting + swept.waiting)
+    result = {k: v for k, v in outcome.__dict__.items() if k != "notices"} | {
+        "definitions_evaluated": evaluated.scanned,
+        "definitions": evaluated.segments,
+        "notices_published": published.published + swept.published,
+        "notices_swept": swept.published,
+    }
     logger.info("segments refreshed", extra={**result, "scheduled_at": scheduled.time.isoformat()})
     return result

@@ -52,9 +52,9 @@ def main() -> None:
 
 
 def register() -> None:
-    from scripts.cli import clients, data, local, models, operate
+    from scripts.cli import activation, clients, data, local, models, operate
 
-    for module in (local, models, operate, clients, data):
+    for module in (local, models, operate, clients, data, activation):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -32,6 +32,7 @@ OUTPUT_OF = {  # what each command needs, by the template's output names
     "clients": "ClientsTableName",
     "api": "ApiUrl",
     "trainer": "TrainerFunctionName",
+    "bus": "EventBusName",
 }
 ENVIRONMENT = {
     "MODEL_BUCKET": "bucket",

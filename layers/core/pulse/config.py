@@ -34,6 +34,7 @@ class Settings(BaseModel):
     # how often a serving copy of the catalogue asks what changed (an unavailable item leaves answers then)
     catalog_refresh_seconds: float = Field(2.0, gt=0, le=60, alias="CATALOG_REFRESH_SECONDS")
     event_stream: str = Field("pulse-events", alias="EVENT_STREAM")
+    event_bus_name: str = Field("pulse-bus", alias="EVENT_BUS_NAME")
     model_bucket: str = Field("pulse-models", alias="MODEL_BUCKET")
     dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
     erasure_queue_url: str = Field("", alias="ERASURE_QUEUE_URL")

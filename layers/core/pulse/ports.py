@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pulse.access import Client
+from pulse.domain.activation import Notice
 from pulse.domain.activity import Tally
 from pulse.domain.catalog import CatalogItem
 from pulse.domain.erasure import ErasureCounts, ErasureJob
@@ -251,3 +252,27 @@ class SegmentDefinitions(ABC):
     @abstractmethod
     def put(self, segment: StoredSegment, expected_version: int | None) -> None:
         """Store; ``StoreConflict`` if the stored version is not ``expected_version`` (None: new)."""
+
+
+@dataclass(frozen=True)
+class PendingNotice:
+    """A notice in the outbox: written with its profile, not yet known to be published."""
+
+    notice: Notice
+    user_id: str
+    written_at: float
+
+
+class NoticeOutbox(ABC):
+    @abstractmethod
+    def pending(self, written_before: float, limit: int) -> list[PendingNotice]: ...
+
+    @abstractmethod
+    def remove(self, done: Sequence[PendingNotice]) -> None: ...
+
+
+class NoticePublisher(ABC):
+    @abstractmethod
+    def publish(self, notices: Sequence[Notice]) -> list[tuple[Notice, str, bool]]:
+        """Put them on the bus; returns those refused, each with the reason and whether sending it
+        again could succeed (throttling) or never will (a malformed event)."""

@@ -28,6 +28,7 @@ from pulse.ports import (
     SegmentDefinitions,
     SegmentDirectory,
 )
+from pulse.services.activation import Activation
 from pulse.services.experiments import Experiments
 from pulse.services.model_holder import HeldVersions, ModelHolder
 from pulse.services.recommendations import Serving
@@ -117,6 +118,7 @@ class UpdaterDependencies:
     catalog: CatalogStore
     activity: ActivityStore
     experiments: Experiments
+    activation: Activation
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,13 @@ class RefresherDependencies:
     settle_seconds: float  # a changed definition is evaluated over every profile once this old
     scan: Callable[[dict[str, Any] | None], Any]  # every profile's user id, from a stored position
     segment_catalog: RuntimeCatalog
+    activation: Activation
+
+
+def build_activation(settings: Settings, dead_letters: DeadLetterSink) -> Activation:
+    from pulse.adapters.activation import DynamoOutbox, EventBridgePublisher
+
+    return Activation(EventBridgePublisher(settings), DynamoOutbox(settings), dead_letters)
 
 
 def install_segment_catalog(definitions: SegmentDefinitions, settings: Settings) -> RuntimeCatalog:
@@ -216,13 +225,15 @@ def build_updater() -> UpdaterDependencies:
 
     settings = get_settings()
     install_segment_catalog(DynamoSegmentDirectory(settings), settings)
+    letters = SqsDeadLetterSink(settings)
     return UpdaterDependencies(
         settings,
         DynamoProfileStore(settings),
-        SqsDeadLetterSink(settings),
+        letters,
         DynamoCatalogStore(settings),
         DynamoActivityStore(settings),
         Experiments(DynamoExperimentStore(settings), settings.experiment_refresh_seconds),
+        build_activation(settings, letters),
     )
 
 
@@ -238,7 +249,8 @@ def build_refresher() -> RefresherDependencies:
     settle = settings.segment_definitions_refresh_seconds
     scan = lambda start: store.user_ids(start=start)  # noqa: E731
     letters = SqsDeadLetterSink(settings)
-    return RefresherDependencies(store, store, letters, directory, directory, settle, scan, runtime)
+    activation = build_activation(settings, letters)
+    return RefresherDependencies(store, store, letters, directory, directory, settle, scan, runtime, activation)
 
 
 def build_trainer() -> TrainerDependencies:

@@ -30,6 +30,7 @@ from pulse.adapters.tables import (
     count_delta,
     counter_key,
     due_shard,
+    outbox_partition,
     transact,
 )
 from pulse.config import Settings
@@ -82,7 +83,7 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
             condition = ProfileRecord.user_id.does_not_exist()
         else:
             condition = ProfileRecord.version == expected_version
-        if not update.joined and not update.left and not update.outcomes:
+        if not update.joined and not update.left and not update.outcomes and not update.notices:
             call(lambda: record.save(condition=condition))
             return
         now = time.time()
@@ -98,6 +99,9 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
                 count_delta(tx, name, user_id, -1)
             for (experiment_id, variant, day), deltas in sorted(update.outcomes.items()):
                 tx.update(counter_item(experiment_id, variant, day, user_id), actions=outcome_actions(deltas))
+            for notice in update.notices:  # the outbox: published after the write, swept if not
+                partition = outbox_partition(user_id)
+                tx.save(SegmentMember(partition, notice.notice_id, body=notice.to_json(), joined_at=now))
 
         transact(self._connection(), build)
 

@@ -90,6 +90,13 @@ class SegmentMember(Model):
     body = UnicodeAttribute(null=True)  # in DEFINITIONS_PARTITION only: a runtime definition as JSON
 
 
+OUTBOX_PREFIX = "#outbox#"  # + shard: notices written with profiles, waiting to be published
+
+
+def outbox_partition(user_id: str) -> str:
+    return f"{OUTBOX_PREFIX}{user_shard(user_id, COUNT_SHARDS):02d}"
+
+
 def count_shard(user_id: str) -> int:
     return user_shard(user_id, COUNT_SHARDS)
 

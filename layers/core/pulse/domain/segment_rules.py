@@ -116,4 +116,5 @@ def merged(builtin: SegmentCatalog, stored: list[StoredSegment]) -> SegmentCatal
             by_name.pop(s.name, None)
         else:
             by_name[s.name] = s.definition()
-    return SegmentCatalog(segments=list(by_name.values()), families=builtin.families)
+    versions = {s.name: s.version for s in stored if not s.deleted}
+    return SegmentCatalog(segments=list(by_name.values()), families=builtin.families, versions=versions)

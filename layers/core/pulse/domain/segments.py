@@ -58,6 +58,11 @@ class SegmentFamily(BaseModel):
 class SegmentCatalog(BaseModel):
     segments: list[SegmentDefinition]
     families: list[SegmentFamily]
+    versions: dict[str, int] = {}  # runtime definitions' versions (built-in ones: 0)
+
+    def reads(self) -> dict[str, list[str]]:
+        """Segment -> the features its rule reads (what an activation event reports)."""
+        return {s.name: [c.feature for c in s.rule] for s in self.segments}
 
     def family_of(self, segment: str) -> SegmentFamily | None:
         for fam in self.families:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pydantic import TypeAdapter
 
 from pulse.domain import risk, segments
+from pulse.domain.activation import Notice, membership_notices, risk_notice
 from pulse.domain.events import BehaviorEvent
 from pulse.domain.experiments import day_of, outcome_of
 from pulse.domain.profile import UserProfile, apply_event
@@ -88,6 +89,7 @@ class ProfileUpdate:
     events: list[BehaviorEvent] = field(default_factory=list)  # those applied, for live popularity
     # (experiment, variant, day) -> counter increments, written with the profile (exactly once)
     outcomes: dict[tuple[str, str, str], dict[str, float]] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)  # membership and risk changes, for the outbox
 
     @property
     def changed(self) -> bool:
@@ -114,6 +116,7 @@ def apply_user_events(
         state = ProfileState(profile=UserProfile.new(user_id, now, half_life_days))
     profile = state.profile
     before = list(profile.segments)
+    risk_before = (profile.risk.score, list(profile.risk.flags))
     update = ProfileUpdate(state=state)
     seen_ids = set(state.recent_event_ids)
     for item in events:
@@ -140,6 +143,10 @@ def apply_user_events(
     if update.applied:
         risk.assess(profile, impressions_tracked)
         _evaluate_segments(state, segments.clock_of(profile, state.segments_clock), now, update, before)
+        after = (profile.risk.score, list(profile.risk.flags))
+        notice = risk_notice(user_id, profile.version, risk_before, after, segments.clock_of(profile))
+        if notice is not None:
+            update.notices.append(notice)
     return update
 
 
@@ -193,3 +200,15 @@ def _evaluate_segments(
     profile.updated_at = max(now, profile.updated_at)
     update.joined = sorted(set(profile.segments) - set(before))
     update.left = sorted(set(before) - set(profile.segments))
+    if update.joined or update.left:
+        cat = segments.catalog()
+        update.notices += membership_notices(
+            profile.user_id,
+            profile.version,
+            update.joined,
+            update.left,
+            clock,
+            cat.versions,
+            segments.features(profile, clock),
+            cat.reads(),
+        )

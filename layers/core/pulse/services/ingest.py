@@ -30,11 +30,13 @@ from pulse.ports import (
     CatalogStore,
     DeadLetter,
     DeadLetterSink,
+    PendingNotice,
     PermanentFailure,
     ProfileStore,
     StoreConflict,
     TransientFailure,
 )
+from pulse.services.activation import Activation, publish_written
 
 CONFLICT_ATTEMPTS = 3
 
@@ -80,6 +82,8 @@ class BatchOutcome:
     users: int = 0
     items_changed: int = 0  # item_update events that changed the catalogue
     counters_unwritten: int = 0  # live-popularity counters DynamoDB did not take (a statistic, not retried)
+    notices_published: int = 0  # membership and risk changes put on the event bus
+    notices_waiting: int = 0  # left in the outbox for the refresher's sweep (EventBridge refused them now)
 
 
 def shard_of(event_id: str) -> str:
@@ -98,10 +102,12 @@ def process_batch(
     catalog: CatalogStore | None = None,
     activity: ActivityStore | None = None,
     attribution: Attribution | None = None,
+    activation: Activation | None = None,
 ) -> BatchOutcome:
     """Apply the batch; ``catalog`` takes its ``item_update`` events, ``activity`` counts what the
     applied events say about items (live popularity), ``attribution`` finds the experiment variant
-    behind a recommendation id (its outcomes are written with the profile)."""
+    behind a recommendation id (its outcomes are written with the profile), ``activation`` publishes
+    the membership and risk changes the writes put in the outbox."""
     now = time.time() if now is None else now
     outcome = BatchOutcome()
     by_user, item_changes, letters = _read(records, now, with_catalog=catalog is not None)
@@ -142,17 +148,24 @@ def process_batch(
     if catalog is not None:
         outcome.items_changed = _apply_item_changes(catalog, item_changes, marks)
     applied_events = []
+    written: list[PendingNotice] = []
     for result in results:
         if result is None:
             continue
         update, writes, conflicts = result
         applied_events += update.events
+        if writes:
+            user = update.state.profile.user_id
+            written += [PendingNotice(n, user, now) for n in update.notices]
         outcome.applied += update.applied  # 0 when nothing changed (then nothing was written)
         outcome.attributed += update.attributed
         outcome.skipped += update.skipped
         outcome.writes += writes
         outcome.conflicts += conflicts
 
+    if activation is not None and written:
+        published = publish_written(activation, written)
+        outcome.notices_published, outcome.notices_waiting = published.published, published.waiting
     if activity is not None and applied_events:
         outcome.counters_unwritten = activity.add(activity_tally(applied_events, now))
     outcome.dead_lettered = marks.dead_lettered

@@ -21,7 +21,7 @@ from pulse.domain.segment_rules import Evaluation, SegmentBody, StoredSegment, m
 from pulse.domain.segments import SegmentCatalog, builtin_catalog
 from pulse.domain.updater import refresh_segments
 from pulse.errors import Conflict, InvalidRequest, UnknownSegment
-from pulse.ports import ProfileStore, SegmentDefinitions, SegmentDirectory, StoreConflict
+from pulse.ports import PendingNotice, ProfileStore, SegmentDefinitions, SegmentDirectory, StoreConflict
 
 
 @dataclass
@@ -133,6 +133,7 @@ class PassOutcome:
     segments: list[str] = field(default_factory=list)
     scanned: int = 0
     finished: list[str] = field(default_factory=list)
+    notices: list[PendingNotice] = field(default_factory=list)  # written to the outbox: to publish
 
 
 SAVE_EVERY = 200  # profiles between two saves of the scan's position
@@ -174,7 +175,7 @@ def evaluate_pending(
         user_id = next(ids, None)
         if user_id is None:
             break
-        _reevaluate(profiles, user_id, now, run)
+        outcome.notices += _reevaluate(profiles, user_id, now, run)
         if run.scanned % SAVE_EVERY == 0:
             pending = _progress(definitions, pending, base, run, users.resume_key, done=False)
     if finished:
@@ -196,20 +197,21 @@ def json_key(value: dict[str, Any] | None) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _reevaluate(profiles: ProfileStore, user_id: str, now: float, run: Evaluation) -> None:
+def _reevaluate(profiles: ProfileStore, user_id: str, now: float, run: Evaluation) -> list[PendingNotice]:
     run.scanned += 1
     stored = profiles.load(user_id)
     if stored is None or stored.is_tombstone:
-        return
+        return []
     update = refresh_segments(stored.state, now, force=True)
     if update is None:
-        return
+        return []
     try:
         profiles.save(update, expected_version=stored.version)
     except StoreConflict:
-        return  # an event's write evaluated it with the same rules meanwhile
+        return []  # an event's write evaluated it with the same rules meanwhile
     run.joined += len(update.joined)
     run.left += len(update.left)
+    return [PendingNotice(n, user_id, now) for n in update.notices]
 
 
 def _progress(

@@ -10,10 +10,10 @@ changed in between fails the version check and is skipped: that write already re
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pulse.domain.updater import refresh_segments
-from pulse.ports import DeadLetter, DueProfiles, ProfileStore, StoreConflict, TransientFailure
+from pulse.ports import DeadLetter, DueProfiles, PendingNotice, ProfileStore, StoreConflict, TransientFailure
 
 MAX_PROFILES_PER_RUN = 5000
 SECONDS_KEPT_IN_HAND = 5.0  # stop starting new profiles this close to the function's timeout
@@ -29,6 +29,7 @@ class RefreshOutcome:
     conflicts: int = 0  # changed by the updater between read and write
     unfinished: int = 0  # left for the next run (time ran out)
     failed: int = 0  # profiles that could not be refreshed (isolated, reported; the run went on)
+    notices: list[PendingNotice] = field(default_factory=list)  # written to the outbox: to publish
 
 
 def resegment_all(
@@ -89,6 +90,7 @@ def _refresh_one(store: ProfileStore, user_id: str, now: float, outcome: Refresh
     outcome.refreshed += 1
     outcome.joined += len(update.joined)
     outcome.left += len(update.left)
+    outcome.notices += [PendingNotice(n, user_id, now) for n in update.notices]
 
 
 def profile_letter(user_id: str, reason: str) -> DeadLetter:
