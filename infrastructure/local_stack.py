@@ -232,6 +232,8 @@ class LocalStack:
             "ClientsTableName": r["ClientsTable"].ref,
             "ModelBucketName": r["ModelBucket"].ref,
             "DeadLetterQueueUrl": r["DeadLetterQueue"].ref,
+            "EventBusName": r["ActivationBus"].ref,
+            "CartAbandonersQueueUrl": r["CartAbandonersQueue"].ref,
             "TrainerFunctionName": r["TrainerFunction"].ref if "TrainerFunction" in r else "TrainerFunction",
         }
 

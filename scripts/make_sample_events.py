@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 from infrastructure.api_gateway import BoundRoute, LocalApi, _compile
 from infrastructure.functions import ApiRoute
@@ -152,6 +153,7 @@ def kinesis_batch() -> dict[str, object]:
 
 
 SAMPLE_ERASURE = "5f4f3b1c2d7e4c559a1e0d6b8e3f2a10"  # the job in eraser/ and api/get_erasure.json
+SAMPLE_EXPORT = "exp_5f0c2a4e0b7d4f5e9a416a3c"  # the job get_export.json asks about
 API_SAMPLES: list[tuple[str, str, str, str, str, dict[str, object] | None]] = [
     # file, template path, method, concrete path, query, body
     ("api/get_health.json", "/health", "GET", "/health", "", None),
@@ -194,6 +196,15 @@ API_SAMPLES: list[tuple[str, str, str, str, str, dict[str, object] | None]] = [
             "marketing": True,
         },
     ),
+    (
+        "api/export_segment.json",
+        "/segments/{segment}/exports",
+        "POST",
+        "/segments/new_users/exports",
+        "",
+        {"format": "csv", "fields": ["last_seen", "total_spend", "segments"]},
+    ),
+    ("api/get_export.json", "/exports/{export_id}", "GET", "/exports/" + SAMPLE_EXPORT, "", None),
     ("api/get_segment.json", "/segments/{segment}", "GET", "/segments/new_users", "", None),
     ("api/delete_segment.json", "/segments/{segment}", "DELETE", "/segments/high_spenders", "", None),
     (
@@ -334,6 +345,16 @@ def main() -> None:
     eraser = EVENTS / "eraser" / "erasure_job.json"
     eraser.parent.mkdir(parents=True, exist_ok=True)
     eraser.write_text(json.dumps({"Records": [sqs_record(message, queue_arn, "us-east-1")]}, indent=2) + "\n")
+    export: dict[str, Any] = {
+        "MessageId": "7a1e2f3c-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+        "ReceiptHandle": "AQEBexport",
+        "Body": json.dumps({"export_id": SAMPLE_EXPORT}),
+        "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(T0 * 1000)},
+    }
+    exporter = EVENTS / "exporter" / "export_job.json"
+    exporter.parent.mkdir(parents=True, exist_ok=True)
+    arn = "arn:aws:sqs:us-east-1:123456789012:pulse-ExportQueue"
+    exporter.write_text(json.dumps({"Records": [sqs_record(export, arn, "us-east-1")]}, indent=2) + "\n")
     schedule = EVENTS / "segment_refresher" / "scheduled_event.json"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     rule = "arn:aws:events:us-east-1:123456789012:rule/pulse-SegmentRefresherFunctionEvery"
@@ -349,7 +370,7 @@ def main() -> None:
     (trainer / "scheduled_event.json").write_text(json.dumps(event, indent=2) + "\n")
     # what `pulse retrain --window-days 7` sends: every field optional
     (trainer / "on_demand.json").write_text(json.dumps({"window_days": 7}, indent=2) + "\n")
-    print(f"wrote {6 + len(API_SAMPLES)} sample events under {EVENTS}")
+    print(f"wrote {7 + len(API_SAMPLES)} sample events under {EVENTS}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pulse import __version__
 from pulse.domain.activity import WINDOW_PATTERN
 from pulse.domain.catalog import ITEM_ID
 from pulse.domain.experiments import EXPERIMENT_ID, ExperimentSpec
+from pulse.domain.exports import ExportRequest
 from pulse.domain.segment_rules import SEGMENT_NAME, SegmentBody
 from pulse.http import errors, spec
 from pulse.http.cursor import CURSOR_PATTERN
@@ -37,8 +38,8 @@ from pulse.http.models import (
     SegmentList,
     SimilarItems,
 )
-from pulse.http.segment_models import SegmentView
-from pulse.services import erasure, experiments, profiles, recommendations, segment_definitions
+from pulse.http.segment_models import ExportAccepted, ExportView, SegmentView
+from pulse.services import erasure, experiments, exports, profiles, recommendations, segment_definitions
 from pulse.services.model_holder import loaded_model
 from pulse.wiring import TRACED_MODULES, ApiDependencies, Provider, build_api
 
@@ -218,6 +219,26 @@ def delete_segment(deps: Deps, segment: SegmentPath) -> Response[str]:
     """Remove the segment; its members leave it in the background (its audience empties)."""
     segment_definitions.delete_segment(deps.definitions, deps.segment_catalog, segment, time.time())
     return Response(status_code=204, body="")
+
+
+@app.post(
+    "/segments/<segment>/exports",
+    responses={202: {"description": "Accepted", "content": {"application/json": {"model": ExportAccepted}}}}
+    | {k: v for k, v in errors.responses(None, 400, 404, 415).items() if k != 204},
+)
+def export_segment(
+    deps: Deps, segment: SegmentPath, request: Annotated[ExportRequest, Body()]
+) -> Response[ExportAccepted]:
+    """Start an export of the audience (gzip CSV or JSON Lines); ``GET /exports/{id}`` follows it."""
+    job = exports.request_export(deps.export_jobs, deps.export_queue, segment, request, time.time())
+    accepted = ExportAccepted(export_id=job.export_id, status=job.status)
+    location = f"{spec.base_path(app)}/exports/{job.export_id}"
+    return Response(status_code=202, content_type="application/json", body=accepted, headers={"Location": location})
+
+
+@app.get("/exports/<export_id>", responses=errors.responses(ExportView, 400, 404))
+def get_export(deps: Deps, export_id: Annotated[str, Path(min_length=1, max_length=64)]) -> ExportView:
+    return ExportView.model_validate(exports.export_status(deps.export_jobs, deps.export_files, export_id))
 
 
 ExperimentPath = Annotated[str, Path(pattern=EXPERIMENT_ID, description="The experiment's id (1-48 of A-Za-z0-9_-)")]

@@ -32,6 +32,8 @@ def test_spec_has_every_contract_route_and_only_health_is_public() -> None:
         ("put", "/segments/{segment}"),
         ("get", "/segments/{segment}"),
         ("delete", "/segments/{segment}"),
+        ("post", "/segments/{segment}/exports"),
+        ("get", "/exports/{export_id}"),
         ("put", "/experiments/{experiment_id}"),
         ("get", "/experiments"),
         ("get", "/experiments/{experiment_id}"),

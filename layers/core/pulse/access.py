@@ -48,6 +48,8 @@ ROUTES_BY_SCOPE: dict[str, tuple[tuple[str, str], ...]] = {
         ("PUT", "/segments/{segment}"),
         ("GET", "/segments/{segment}"),
         ("DELETE", "/segments/{segment}"),
+        ("POST", "/segments/{segment}/exports"),
+        ("GET", "/exports/{export_id}"),
         ("PUT", "/items/{item_id}"),
         ("PATCH", "/items/{item_id}"),
         ("POST", "/items"),

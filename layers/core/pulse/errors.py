@@ -39,3 +39,7 @@ class UnknownExperiment(PulseError, LookupError):
 
 class Conflict(PulseError):
     """The request contradicts the stored state (an experiment's variants after it started)."""
+
+
+class UnknownExport(PulseError, LookupError):
+    """No export with this id."""

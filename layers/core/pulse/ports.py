@@ -15,6 +15,7 @@ from pulse.domain.catalog import CatalogItem
 from pulse.domain.erasure import ErasureCounts, ErasureJob
 from pulse.domain.experiment_results import Totals
 from pulse.domain.experiments import Experiment
+from pulse.domain.exports import ExportJob
 from pulse.domain.segment_rules import StoredSegment
 from pulse.domain.updater import ProfileState, ProfileUpdate
 
@@ -80,6 +81,11 @@ class ProfileStore(ABC):
         ``expected_version`` None means "must not exist yet". Raises ``StoreConflict`` when the
         stored version differs and ``TransientFailure`` when the write may succeed on retry.
         """
+
+    def load_many(self, user_ids: Sequence[str]) -> dict[str, StoredProfile]:
+        """Several profiles (those that exist); stores that can read them in one call do."""
+        found = {u: self.load(u) for u in user_ids}
+        return {u: p for u, p in found.items() if p is not None}
 
     @abstractmethod
     def erase(self, user_id: str) -> bool:
@@ -276,3 +282,38 @@ class NoticePublisher(ABC):
     def publish(self, notices: Sequence[Notice]) -> list[tuple[Notice, str, bool]]:
         """Put them on the bus; returns those refused, each with the reason and whether sending it
         again could succeed (throttling) or never will (a malformed event)."""
+
+
+class ExportJobs(ABC):
+    @abstractmethod
+    def put(self, job: ExportJob) -> None: ...
+
+    @abstractmethod
+    def get(self, export_id: str) -> ExportJob | None: ...
+
+
+class ExportQueue(ABC):
+    @abstractmethod
+    def submit(self, export_id: str) -> None: ...
+
+
+class ExportWriter(ABC):
+    @abstractmethod
+    def write(self, data: bytes) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """The file is complete and readable."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Nothing of it is left behind."""
+
+
+class ExportFiles(ABC):
+    @abstractmethod
+    def open(self, key: str, content_type: str) -> ExportWriter: ...
+
+    @abstractmethod
+    def url(self, key: str, seconds: int) -> str:
+        """A download URL that works for ``seconds``."""

@@ -23,6 +23,9 @@ from pulse.ports import (
     ErasureQueue,
     EventPublisher,
     ExperimentStore,
+    ExportFiles,
+    ExportJobs,
+    ExportQueue,
     ProfileStore,
     RawDataEraser,
     SegmentDefinitions,
@@ -83,10 +86,21 @@ class ApiDependencies:
     models: Any  # the model bucket (S3ModelSource): versions exist?, promotion
     definitions: SegmentDefinitions
     segment_catalog: RuntimeCatalog
+    export_jobs: ExportJobs
+    export_queue: ExportQueue
+    export_files: ExportFiles
 
     @property
     def holder(self) -> ModelHolder:
         return self.serving.holder
+
+
+@dataclass(frozen=True)
+class ExporterDependencies:
+    jobs: ExportJobs
+    directory: SegmentDirectory
+    store: ProfileStore
+    files: ExportFiles
 
 
 @dataclass(frozen=True)
@@ -159,6 +173,7 @@ def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
     from pulse.adapters.catalog_store import DynamoCatalogStore
     from pulse.adapters.erasure import S3ErasureJobs, SqsErasureQueue
     from pulse.adapters.experiment_store import DynamoExperimentStore
+    from pulse.adapters.exports import S3ExportFiles, S3ExportJobs, SqsExportQueue
     from pulse.adapters.model_store import S3ModelSource
     from pulse.adapters.profile_store import DynamoProfileStore
     from pulse.adapters.segment_directory import DynamoSegmentDirectory
@@ -187,7 +202,22 @@ def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
         source,
         directory,
         install_segment_catalog(directory, settings),
+        S3ExportJobs(settings),
+        SqsExportQueue(settings),
+        S3ExportFiles(settings),
     )
+
+
+def build_exporter() -> ExporterDependencies:
+    from pulse.adapters.exports import S3ExportFiles, S3ExportJobs
+    from pulse.adapters.profile_store import DynamoProfileStore
+    from pulse.adapters.segment_directory import DynamoSegmentDirectory
+
+    settings = get_settings()
+    directory = DynamoSegmentDirectory(settings)
+    install_segment_catalog(directory, settings)
+    store = DynamoProfileStore(settings)
+    return ExporterDependencies(S3ExportJobs(settings), directory, store, S3ExportFiles(settings))
 
 
 def build_catalog() -> CatalogDependencies:

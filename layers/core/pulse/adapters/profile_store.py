@@ -9,7 +9,7 @@ and a re-delivered event, skipped by the profile, adds nothing).
 
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -104,6 +104,22 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
                 tx.save(SegmentMember(partition, notice.notice_id, body=notice.to_json(), joined_at=now))
 
         transact(self._connection(), build)
+
+    def load_many(self, user_ids: Sequence[str]) -> dict[str, StoredProfile]:
+        """BatchGetItem, 100 keys a call (pynamodb sends the unprocessed keys again)."""
+
+        def read() -> dict[str, StoredProfile]:
+            out: dict[str, StoredProfile] = {}
+            for record in ProfileRecord.batch_get(list(user_ids), consistent_read=True):
+                if record.state is None:
+                    continue  # a tombstone: erased
+                try:
+                    out[record.user_id] = StoredProfile(decode_state(record.state), int(record.version))
+                except (zlib.error, ValueError):
+                    continue  # undecodable: exported as its id alone
+            return out
+
+        return call(read) if user_ids else {}
 
     def erase(self, user_id: str) -> bool:
         try:

@@ -23,3 +23,22 @@ class SegmentView(BaseModel):
     builtin: bool = Field(description="True while the release's own definition is in force")
     member_count: int
     evaluation: EvaluationView
+
+
+class ExportAccepted(BaseModel):
+    export_id: str
+    status: str
+
+
+class ExportView(BaseModel):
+    export_id: str
+    segment: str
+    format: str
+    fields: list[str]
+    status: str = Field(description="queued, running, done or failed")
+    rows: int = Field(description="Members written (so far, while running)")
+    requested_at: float
+    finished_at: float | None
+    error: str | None
+    url: str | None = Field(description="Download URL of the gzip file, once done")
+    url_expires_in: int | None = Field(description="Seconds the URL works for")
