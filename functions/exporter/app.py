@@ -8,12 +8,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
+from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pulse.domain.exports import EXPORT_ID
+from pulse.domain.exports import EXPORT_ID, ExportRequest
+from pulse.errors import UnknownSegment
 from pulse.ports import TransientFailure
-from pulse.services.exports import run_export
+from pulse.services.exports import request_export, run_export
 from pulse.wiring import Provider, build_exporter
 
 logger = Logger()
@@ -32,8 +33,26 @@ def _export_id(body: str) -> str | None:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@event_source(data_class=SQSEvent)
-def lambda_handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" not in event:  # the daily schedule: queue one export per configured segment
+        return {"queued": _daily()}
+    return _jobs(SQSEvent(event))
+
+
+def _daily() -> list[str]:
+    deps, queued = dependencies(), []
+    for segment in deps.daily_segments:
+        try:
+            job = request_export(deps.jobs, deps.queue, segment, ExportRequest(), time.time())
+        except UnknownSegment:
+            logger.error("daily export of an unknown segment", extra={"segment": segment})
+            continue
+        queued.append(job.export_id)
+    logger.info("daily exports queued", extra={"export_ids": queued})
+    return queued
+
+
+def _jobs(event: SQSEvent) -> dict[str, Any]:
     failures: list[str] = []
     for record in event.records:
         export_id = _export_id(record.body)

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from scripts.demo import ab_test, report, retraining, showcase, steps
+from scripts.demo import ab_test, activation, report, retraining, showcase, steps
 from scripts.demo.session import Session, say
 
 
@@ -29,6 +29,7 @@ class Demo:
             showcase.showcase(d, model, history)
             showcase.audiences(d)
             retraining.retrain(d, future, replayed)
+            activation.activation(d, history)
             path = report.report(d)
             say(f"8. report: {path}  (whole run {time.perf_counter() - started:.0f} s)")
             if d.args.serve:

@@ -164,6 +164,16 @@ def report(d: Session) -> Path:
             f"NDCG@10 on the same held-out items: {shown or 'none'}. Serving: {t['served_after']}.",
             "",
         ]
+    a = d.figures.get("activation")
+    if a:
+        s_, c_ = a["segment"], a["cart_abandoner"]
+        lines += [
+            f"Activation: `PUT /segments/students` (occupation == student) filled from the existing profiles by "
+            f"the refresher's background pass in {s_['seconds']} s: {s_['members']} members of the {s_['expected']} "
+            "students streamed (risk-flagged users stay out of marketing segments). A user who left a cart for two "
+            f"hours entered `cart_abandoners`; the event reached a queue on the bus {c_['ms']} ms after `PutRecords`.",
+            "",
+        ]
     lines += [f"![{c}]({c})" for c in charts]
     (OUT / "report.md").write_text("\n".join(lines) + "\n")
     return OUT / "report.md"

@@ -61,7 +61,7 @@ class Session:
                 poll_interval=args.poll_interval,
                 function_log=OUT / "functions.log",
                 # bigger batches: fewer profile writes per event while the history streams in
-                parameters={"UpdaterBatchSize": "10000"},
+                parameters={"UpdaterBatchSize": "10000", "SegmentDefinitionsRefreshSeconds": "2"},
                 # the demo replays 1997-98 at its own clock; the segment refresher evaluates at today's,
                 # where every 1998 fan has long faded and no account is new: it stays off here
                 fire_schedules=False,

@@ -53,3 +53,8 @@ def test_short_demo_measures_real_time_effect(capfd: pytest.CaptureFixture[str])
     assert retraining["events"] == retraining["sent"] > figures["profiles"]["events"]
     assert {"candidate", "popularity", "item-knn", "served"} <= set(retraining["figures"])
     assert "7. retraining on the archive" in out and retraining["reason"] in out
+    # activation: a segment defined through the API filled from every profile; the cart abandoner's event
+    segment = figures["activation"]["segment"]
+    assert segment["status"] == "done" and 0 < segment["members"] <= segment["expected"]  # flagged users stay out
+    cart = figures["activation"]["cart_abandoner"]
+    assert cart["ms"] is not None and cart["detail"]["segment"] == "cart_abandoners"

@@ -83,3 +83,21 @@ def test_an_audience_exports_with_its_fields_and_pii_only_when_asked(aws_stack: 
     lines = [json.loads(line) for line in gzip.decompress(data).decode().splitlines()]
     assert len(lines) == 25 and set(lines[0]) == {"user_id", "last_seen", "total_spend", "purchases", "sessions"}
     assert route("GET", "/exports/exp_000000000000000000000000", "/exports/{export_id}")[0] == 404
+
+
+def test_the_daily_schedule_queues_an_export_of_each_configured_segment(aws_stack: AwsStack, monkeypatch: Any) -> None:
+    from pathlib import Path
+
+    from pulse.config import get_settings
+
+    updater = aws_stack.handler("ProfileUpdaterFunction")
+    updater(kinesis_event([ev(n, f"u{n}") for n in range(3)]), aws_stack.context("ProfileUpdaterFunction"))
+    monkeypatch.setenv("DAILY_EXPORT_SEGMENTS", "new_users, no_such_segment")
+    get_settings.cache_clear()
+    schedule = json.loads((Path(__file__).parents[2] / "events/segment_refresher/scheduled_event.json").read_text())
+    queued = aws_stack.handler("ExporterFunction")(schedule, aws_stack.context("ExporterFunction"))["queued"]
+    assert len(queued) == 1  # the unknown segment is logged, not exported
+    assert run_exporter(aws_stack) == {"batchItemFailures": []}
+    api = aws_stack.handler("ApiFunction")
+    status, done = call(api, aws_stack, "ApiFunction", "GET", f"/exports/{queued[0]}", "/exports/{export_id}")
+    assert status == 200 and done["status"] == "done" and done["rows"] == 3 and done["segment"] == "new_users"

@@ -39,6 +39,8 @@ class Settings(BaseModel):
     dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
     erasure_queue_url: str = Field("", alias="ERASURE_QUEUE_URL")
     export_queue_url: str = Field("", alias="EXPORT_QUEUE_URL")
+    # segments exported every day (comma-separated names), by the exporter's schedule
+    daily_export_segments: str = Field("", alias="DAILY_EXPORT_SEGMENTS")
     # erasure jobs wait this long, so events in the archive's buffer are in S3 when they run
     erasure_delay_seconds: int = Field(360, ge=0, le=900, alias="ERASURE_DELAY_SECONDS")
     decay_half_life_days: float = Field(14.0, gt=0, alias="DECAY_HALF_LIFE_DAYS")

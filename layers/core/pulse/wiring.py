@@ -101,6 +101,8 @@ class ExporterDependencies:
     directory: SegmentDirectory
     store: ProfileStore
     files: ExportFiles
+    queue: ExportQueue
+    daily_segments: list[str]
 
 
 @dataclass(frozen=True)
@@ -209,15 +211,16 @@ def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
 
 
 def build_exporter() -> ExporterDependencies:
-    from pulse.adapters.exports import S3ExportFiles, S3ExportJobs
+    from pulse.adapters.exports import S3ExportFiles, S3ExportJobs, SqsExportQueue
     from pulse.adapters.profile_store import DynamoProfileStore
     from pulse.adapters.segment_directory import DynamoSegmentDirectory
 
     settings = get_settings()
     directory = DynamoSegmentDirectory(settings)
     install_segment_catalog(directory, settings)
-    store = DynamoProfileStore(settings)
-    return ExporterDependencies(S3ExportJobs(settings), directory, store, S3ExportFiles(settings))
+    store, files, queue = DynamoProfileStore(settings), S3ExportFiles(settings), SqsExportQueue(settings)
+    daily = [name.strip() for name in settings.daily_export_segments.split(",") if name.strip()]
+    return ExporterDependencies(S3ExportJobs(settings), directory, store, files, queue, daily)
 
 
 def build_catalog() -> CatalogDependencies:
