@@ -29,7 +29,7 @@ class Demo:
             showcase.showcase(d, model, history)
             showcase.audiences(d)
             retraining.retrain(d, future, replayed)
-            activation.activation(d, history)
+            activation.activation(d, history + future)
             path = report.report(d)
             say(f"8. report: {path}  (whole run {time.perf_counter() - started:.0f} s)")
             if d.args.serve:

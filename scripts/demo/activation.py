@@ -17,7 +17,8 @@ SETTLE_SECONDS = 2.0  # the demo stack's SegmentDefinitionsRefreshSeconds
 SCHEDULE = Path(__file__).parents[2] / "events" / "segment_refresher" / "scheduled_event.json"
 
 
-def activation(d: Session, history: list[BehaviorEvent]) -> dict[str, Any]:
+def activation(d: Session, sent: list[BehaviorEvent]) -> dict[str, Any]:
+    """``sent``: every event the demo streamed (history and the replayed future)."""
     say("7b. activation: a segment defined through the API, and a cart abandoner on the event bus")
     figures: dict[str, Any] = {}
     rule: dict[str, Any] = {
@@ -35,7 +36,7 @@ def activation(d: Session, history: list[BehaviorEvent]) -> dict[str, Any]:
     expected = len(
         {
             e.user_id
-            for e in history
+            for e in sent
             if e.event_type == "identify" and e.traits and e.traits.as_dict().get("occupation") == "student"
         }
     )
@@ -49,21 +50,21 @@ def activation(d: Session, history: list[BehaviorEvent]) -> dict[str, Any]:
     say(
         f"   the refresher's background pass evaluated {run['definitions_evaluated']} profiles in "
         f"{figures['segment']['seconds']} s: students has {described['member_count']} members "
-        f"({expected} students streamed), evaluation {described['evaluation']['status']}"
+        f"({expected} students streamed; risk-flagged ones stay out), evaluation {described['evaluation']['status']}"
     )
     outputs = d.stack.outputs()
     events, sqs = d.stack.client("events"), d.stack.client("sqs")
-    user, t0 = "shopper-demo", max(e.timestamp for e in history)
+    user, t0 = "shopper-demo", max(e.timestamp for e in sent)
     with subscription(events, sqs, outputs["EventBusName"], pattern(segment="cart_abandoners"), False) as url:
         cart = {"event_id": "demo-cart", "event_type": "add_to_cart", "user_id": user, "timestamp": t0, "item_id": "50"}
         d.put([BehaviorEvent.model_validate(cart)])
         d.wait_applied(user)
         later = cart | {"event_id": "demo-view", "event_type": "view", "timestamp": t0 + 7200, "item_id": "181"}
-        sent = d.put([BehaviorEvent.model_validate(later)])
+        put_at = d.put([BehaviorEvent.model_validate(later)])
         arrived: list[dict[str, Any]] = []
-        while not arrived and time.perf_counter() - sent < 30:
+        while not arrived and time.perf_counter() - put_at < 30:
             arrived = receive(sqs, url)
-        took = time.perf_counter() - sent
+        took = time.perf_counter() - put_at
     if arrived:
         detail = arrived[0]["detail"]
         figures["cart_abandoner"] = {"ms": round(took * 1000), "detail": detail}
