@@ -12,7 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pulse.config import Settings
-from pulse.ports import DeadLetter, DeadLetterSink, EventPublisher
+from pulse.ports import DeadLetter, DeadLetterSink, EventPublisher, TransientFailure
 
 # botocore's max_attempts counts every try including the first (standard mode).
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
@@ -158,3 +158,29 @@ class KinesisEventPublisher(EventPublisher):
                     self._sleep(0.05 * 2**attempt)
             failed.extend(pending)
         return failed
+
+
+class JobRecords:
+    """Small JSON records of jobs (erasures, exports) in the model bucket: S3 reads are strongly
+    consistent, and a record costs nothing while it waits."""
+
+    def __init__(self, settings: Settings, prefix: str, what: str) -> None:
+        self._s3, self._bucket, self._prefix, self._what = s3_client(settings), settings.model_bucket, prefix, what
+
+    def put(self, record_id: str, body: bytes) -> None:
+        try:
+            self._s3.put_object(
+                Bucket=self._bucket, Key=f"{self._prefix}{record_id}.json", Body=body, ContentType="application/json"
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientFailure(f"{self._what} record: {exc}") from exc
+
+    def get(self, record_id: str) -> bytes | None:
+        try:
+            found = self._s3.get_object(Bucket=self._bucket, Key=f"{self._prefix}{record_id}.json")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise TransientFailure(f"{self._what} record: {exc}") from exc
+        body: bytes = found["Body"].read()
+        return body

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pulse.adapters.aws import LETTERS_PREFIX, s3_client, sqs_client
+from pulse.adapters.aws import LETTERS_PREFIX, JobRecords, s3_client, sqs_client
 from pulse.config import Settings
 from pulse.domain.erasure import ErasureCounts, ErasureJob, letter_of, strip_lines
 from pulse.ports import ErasureJobs, ErasureQueue, RawDataEraser, TransientFailure
@@ -33,28 +33,14 @@ VISIBILITY_SECONDS = 120  # dead letters read by the pass stay hidden at most th
 
 class S3ErasureJobs(ErasureJobs):
     def __init__(self, settings: Settings) -> None:
-        self._s3 = s3_client(settings)
-        self._bucket = settings.model_bucket
+        self._records = JobRecords(settings, JOBS_PREFIX, "erasure")
 
     def put(self, job: ErasureJob) -> None:
-        try:
-            self._s3.put_object(
-                Bucket=self._bucket,
-                Key=f"{JOBS_PREFIX}{job.erasure_id}.json",
-                Body=job.to_json().encode(),
-                ContentType="application/json",
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientFailure(f"erasure record: {exc}") from exc
+        self._records.put(job.erasure_id, job.to_json().encode())
 
     def get(self, erasure_id: str) -> ErasureJob | None:
-        try:
-            found = self._s3.get_object(Bucket=self._bucket, Key=f"{JOBS_PREFIX}{erasure_id}.json")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise TransientFailure(f"erasure record: {exc}") from exc
-        return ErasureJob.from_json(found["Body"].read())
+        found = self._records.get(erasure_id)
+        return None if found is None else ErasureJob.from_json(found)
 
 
 class SqsErasureQueue(ErasureQueue):

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pulse.adapters.aws import s3_client, sqs_client
+from pulse.adapters.aws import JobRecords, s3_client, sqs_client
 from pulse.config import Settings
 from pulse.domain.exports import ExportJob
 from pulse.ports import ExportFiles, ExportJobs, ExportQueue, ExportWriter, TransientFailure
@@ -22,27 +22,14 @@ PART_BYTES = 8 * 1024 * 1024
 
 class S3ExportJobs(ExportJobs):
     def __init__(self, settings: Settings) -> None:
-        self._s3, self._bucket = s3_client(settings), settings.model_bucket
+        self._records = JobRecords(settings, JOBS_PREFIX, "export")
 
     def put(self, job: ExportJob) -> None:
-        try:
-            self._s3.put_object(
-                Bucket=self._bucket,
-                Key=f"{JOBS_PREFIX}{job.export_id}.json",
-                Body=job.model_dump_json().encode(),
-                ContentType="application/json",
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientFailure(f"export record: {exc}") from exc
+        self._records.put(job.export_id, job.model_dump_json().encode())
 
     def get(self, export_id: str) -> ExportJob | None:
-        try:
-            found = self._s3.get_object(Bucket=self._bucket, Key=f"{JOBS_PREFIX}{export_id}.json")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise TransientFailure(f"export record: {exc}") from exc
-        return ExportJob.model_validate_json(found["Body"].read())
+        found = self._records.get(export_id)
+        return None if found is None else ExportJob.model_validate_json(found)
 
 
 class SqsExportQueue(ExportQueue):

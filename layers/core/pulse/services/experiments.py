@@ -166,13 +166,17 @@ def stop_experiment(store: ExperimentStore, experiment_id: str, now: float) -> E
     found = get_experiment(store, experiment_id)
     if found.status == "stopped":
         return found
-    stopped = found.model_copy(update={"status": "stopped", "stopped_at": now, "version": found.version + 1})
-    stopped.updated_at = now
+    return _changed(store, found, {"status": "stopped", "stopped_at": now}, now)
+
+
+def _changed(store: ExperimentStore, found: Experiment, changes: dict[str, Any], now: float) -> Experiment:
+    """``found`` with ``changes``, stored as its next version (409 if another change came first)."""
+    changed = found.model_copy(update=changes | {"version": found.version + 1, "updated_at": now})
     try:
-        store.put(stopped, found.version)
+        store.put(changed, found.version)
     except StoreConflict as exc:
         raise Conflict(str(exc)) from exc
-    return stopped
+    return changed
 
 
 def results(store: ExperimentStore, experiment_id: str) -> dict[str, Any]:
@@ -214,13 +218,5 @@ def promote_winner(
         "variants": figures["variants"],
         "lifts": figures["lifts"],
     }
-    decided = experiment.model_copy(
-        update={"promoted": record, "status": "stopped", "version": experiment.version + 1, "updated_at": now}
-    )
-    if experiment.status == "running":
-        decided.stopped_at = now
-    try:
-        store.put(decided, experiment.version)
-    except StoreConflict as exc:
-        raise Conflict(str(exc)) from exc
-    return decided
+    stopped_at = now if experiment.status == "running" else experiment.stopped_at
+    return _changed(store, experiment, {"promoted": record, "status": "stopped", "stopped_at": stopped_at}, now)

@@ -67,6 +67,17 @@ class Serving:
 
 
 @dataclass(frozen=True)
+class PageRequest:
+    """What a recommendations request asks for."""
+
+    user_id: str
+    k: int
+    category: str | None
+    exclude: Sequence[str]
+    explain: bool
+
+
+@dataclass(frozen=True)
 class Telemetry:
     """What a request cost, for metrics: not part of the answer."""
 
@@ -107,8 +118,9 @@ def recommend(
     """The user's page: under the experiment that takes the user (if any), as its variant serves."""
     profile = _profile(store, user_id)
     assigned = serving.experiments.assign(user_id, profile.segments if profile else ()) if serving.experiments else None
+    request = PageRequest(user_id, k, category, exclude, explain)
     if assigned is None:
-        body, telemetry = _page(serving, serving.holder.serving(), profile, user_id, k, category, exclude, explain)
+        body, telemetry = _page(serving, serving.holder.serving(), profile, request)
         return RecommendationAnswer(body, telemetry)
     experiment, variant = assigned
     exposure: list[Future[bool]] = []
@@ -117,9 +129,7 @@ def recommend(
         if serving.experiments is not None:
             exposure.append(serving.experiments.start_exposure(experiment, variant.name, user_id, time.time()))
 
-    body, telemetry = _variant_page(
-        serving, experiment, variant, profile, user_id, k, category, exclude, explain, ready
-    )
+    body, telemetry = _variant_page(serving, experiment, variant, profile, request, ready)
     body.recommendation_id = experiment.recommendation_id(variant.name)
     body.experiment, body.variant = experiment.experiment_id, variant.name
     exposed = all(f.result() for f in exposure) and bool(exposure)
@@ -131,69 +141,56 @@ def _variant_page(
     experiment: Experiment,
     variant: Variant,
     profile: UserProfile | None,
-    user_id: str,
-    k: int,
-    category: str | None,
-    exclude: Sequence[str],
-    explain: bool,
+    request: PageRequest,
     ready: Callable[[], None],
 ) -> tuple[Recommendations, Telemetry]:
     """The variant's page; ``ready`` is called once what serves it is in hand (a held version loaded)."""
     serve, scorer = variant.serve, serving.holder.serving()
     if serve.strategy == "popular":
         ready()
-        recs = _popular_page(serving, profile, k, category, exclude)
+        recs = _popular_page(serving, profile, request.k, request.category, request.exclude)
         version = scorer.model.version if scorer is not None else None
-        body = Recommendations(
-            user_id=user_id, recommendation_id="", model_version=version, items=[_item(r, explain) for r in recs]
-        )
-        return body, Telemetry(cold_start=profile is None, candidates=len(recs))
+        return _answer(request, version, recs), Telemetry(cold_start=profile is None, candidates=len(recs))
     if serve.strategy == "model" and serve.model_version != (scorer.model.version if scorer else None):
         if serving.versions is None:
             raise ModelUnavailable(f"experiment {experiment.experiment_id}: no model versions are held for it")
         scorer = serving.versions.scorer(serve.model_version or "")
     frozen = frozen_profile(profile, serve.as_of) if serve.strategy == "frozen" and profile and serve.as_of else None
     ready()
-    return _page(serving, scorer, profile, user_id, k, category, exclude, explain, frozen)
+    return _page(serving, scorer, profile, request, frozen)
 
 
 def _page(
     serving: Serving,
     scorer: Scorer | None,
     profile: UserProfile | None,
-    user_id: str,
-    k: int,
-    category: str | None,
-    exclude: Sequence[str],
-    explain: bool,
+    request: PageRequest,
     frozen: UserProfile | None = None,
 ) -> tuple[Recommendations, Telemetry]:
     """The page from ``scorer`` (live answers without one); with ``frozen``, scored as that profile
     but leaving out what the live profile has seen."""
     live = serving.live(frozen or profile)
+    k, category, exclude = request.k, request.category, request.exclude
     if scorer is None:
         recs = live_answers.live_page(live or serving.require_live(), k, exclude, category)
-        body = Recommendations(
-            user_id=user_id,
-            recommendation_id=str(uuid.uuid4()),
-            model_version=None,
-            items=[_item(r, explain) for r in recs],
-        )
-        return body, Telemetry(cold_start=profile is None, candidates=len(recs))
+        return _answer(request, None, recs), Telemetry(cold_start=profile is None, candidates=len(recs))
     sig = scorer.signals(frozen or profile)
     if frozen is not None:
         sig.seen = scorer.signals(profile).seen
-    recs, candidates = scorer.page(sig, k=k, exclude=exclude, category=category, explain=explain)
+    recs, candidates = scorer.page(sig, k=k, exclude=exclude, category=category, explain=request.explain)
     if live is not None:
         recs = live_answers.with_new_items(recs, live, scorer.model, k, serving.new_item_share, exclude, category)
         _from_catalogue(recs, live.view)
-    body = Recommendations(
-        user_id=user_id,
+    return _answer(request, scorer.model.version, recs), Telemetry(cold_start=sig.is_cold, candidates=candidates)
+
+
+def _answer(request: PageRequest, model_version: str | None, recs: list[Recommendation]) -> Recommendations:
+    return Recommendations(
+        user_id=request.user_id,
         recommendation_id=str(uuid.uuid4()),
-        model_version=scorer.model.version,
-        items=[_item(r, explain) for r in recs],
+        model_version=model_version,
+        items=[_item(r, request.explain) for r in recs],
     )
-    return body, Telemetry(cold_start=sig.is_cold, candidates=candidates)
 
 
 def _popular_page(
