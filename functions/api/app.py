@@ -21,7 +21,7 @@ from pulse import __version__
 from pulse.domain.activity import WINDOW_PATTERN
 from pulse.domain.catalog import ITEM_ID
 from pulse.domain.experiments import EXPERIMENT_ID, ExperimentSpec
-from pulse.domain.exports import ExportRequest
+from pulse.domain.exports import EXPORT_ID, ExportRequest
 from pulse.domain.segment_rules import SEGMENT_NAME, SegmentBody
 from pulse.http import errors, spec
 from pulse.http.cursor import CURSOR_PATTERN
@@ -237,7 +237,9 @@ def export_segment(
 
 
 @app.get("/exports/<export_id>", responses=errors.responses(ExportView, 400, 404))
-def get_export(deps: Deps, export_id: Annotated[str, Path(min_length=1, max_length=64)]) -> ExportView:
+def get_export(
+    deps: Deps, export_id: Annotated[str, Path(pattern=EXPORT_ID.pattern, description="exp_ and 24 hex digits")]
+) -> ExportView:
     return ExportView.model_validate(exports.export_status(deps.export_jobs, deps.export_files, export_id))
 
 

@@ -20,6 +20,7 @@ EVENT_DIRS = {  # events/<folder>/ holds sample inputs of this function
     "catalog": "CatalogFunction",
     "collector": "CollectorFunction",
     "eraser": "EraserFunction",
+    "exporter": "ExporterFunction",
     "profile_updater": "ProfileUpdaterFunction",
     "segment_refresher": "SegmentRefresherFunction",
     "trainer": "TrainerFunction",

@@ -32,6 +32,8 @@ def test_schemathesis_finds_nothing_with_every_check(keyed_stack: LocalStack, tm
     result = subprocess.run(
         [
             str(st),
+            "--config-file",
+            str(Path(__file__).with_name("schemathesis.toml")),
             "run",
             str(ROOT / "openapi.json"),
             "--url",

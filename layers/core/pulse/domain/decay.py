@@ -64,7 +64,11 @@ class DecayedScores:
             return []
         low = minimum * (1 - AT_LEAST_TOLERANCE)
         bar = low / factor * (1 - 1e-9)  # stored units; a hair lower still, the exact test is below
-        above = sorted(((k, v) for k, v in self.scores.items() if v >= bar), key=lambda kv: (-kv[1], kv[0]))
+        above = [(k, v) for k, v in self.scores.items() if v >= bar]
+        if len(above) > n:  # only those at or above the n-th largest value (ties kept) are sorted
+            cut = heapq.nlargest(n, [v for _, v in above])[-1]
+            above = [kv for kv in above if kv[1] >= cut]
+        above.sort(key=lambda kv: (-kv[1], kv[0]))
         return [(k, v * factor) for k, v in above[:n] if v * factor >= low]
 
     def top(self, n: int, when: float, half_life: float) -> list[tuple[str, float]]:
