@@ -109,3 +109,13 @@ def test_membership_events_say_what_decided_them() -> None:
     assert entered.detail["definition_version"] == 0 and entered.detail["at"].endswith("Z")
     raised = next(n for n in bus.published if n.detail_type == "risk.changed")
     assert raised.detail["flags"] == ["ad_clicks_without_impressions"] and raised.detail["score"] > 0
+
+
+def test_a_refused_notice_stays_in_the_outbox_while_the_dead_letter_queue_refuses_it_too() -> None:
+    bus = FakeBus(malformed={"cart_abandoners"})
+    profiles = MemoryProfileStore(clock=lambda: NOW)
+    activation = Activation(bus, MemoryOutbox(profiles), MemoryDeadLetters(fail=True))  # type: ignore[arg-type]
+    for batch in batches():
+        process_batch(batch, profiles, MemoryDeadLetters(), half_life_days=14, now=NOW, activation=activation)
+    waiting = [p.notice.detail.get("segment") for p in profiles.outbox.values()]
+    assert waiting and set(waiting) == {"cart_abandoners"}

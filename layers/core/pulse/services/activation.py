@@ -49,8 +49,11 @@ def publish_written(activation: Activation, written: Sequence[PendingNotice]) ->
         return outcome
     retry = {n.notice_id for n, _, retryable in refused if retryable}
     never = [(n, reason) for n, reason, retryable in refused if not retryable]
-    if never:
-        activation.dead_letters.send([letter(n, reason) for n, reason in never])
+    if never:  # a letter the queue did not take keeps its notice in the outbox: nothing is lost
+        unsent = activation.dead_letters.send([letter(n, reason) for n, reason in never])
+        kept = {json.loads(u.payload)["notice"]["notice_id"] for u in unsent}
+        retry |= kept
+        never = [(n, reason) for n, reason in never if n.notice_id not in kept]
     done = [p for p in written if p.notice.notice_id not in retry]
     try:
         activation.outbox.remove(done)
