@@ -8,6 +8,7 @@ import pytest
 
 from pulse.domain.experiments import Experiment, ExperimentSpec, Serve, experiment_of
 from pulse.errors import Conflict, InvalidRequest
+from pulse.ports import TransientFailure
 from pulse.services import experiments as service
 from pulse.services.experiments import Experiments, Limits
 from pulse.services.ingest import process_batch
@@ -171,3 +172,13 @@ def test_exposures_count_users_once_and_survive_a_container_that_forgot_them() -
     (counters,) = store.counters.values()
     assert counters == {"exposures": 3, "users": 1}
     assert json.loads(exp.model_dump_json())["salt"] and "salt" not in exp.public()
+
+
+def test_unreadable_definitions_give_the_default_answer_not_an_error() -> None:
+    class Down(MemoryExperimentStore):
+        def definitions(self) -> list[Experiment]:
+            raise TransientFailure("throttled")
+
+    assert Experiments(Down()).assign("u1", []) is None
+    with pytest.raises(TransientFailure):  # the updater must retry instead: an outcome is never dropped
+        Experiments(Down()).attribution(experiment().recommendation_id("v0"))

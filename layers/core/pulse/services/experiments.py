@@ -55,8 +55,15 @@ class Experiments:
         return sorted(found, key=lambda e: (e.started_at or e.created_at, e.experiment_id))
 
     def assign(self, user_id: str, segments: Iterable[str]) -> tuple[Experiment, Variant] | None:
+        """The experiment and variant that answer this user; None (the default answer, not counted)
+        when none does, or when the definitions cannot be read now (an answer matters more)."""
         member = set(segments)
-        for experiment in self.running():
+        try:
+            running = self.running()
+        except Exception as exc:  # noqa: BLE001  # DynamoDB unreachable: answer, without an experiment
+            log.warning("experiment definitions unreadable, answering without: %s", exc)
+            return None
+        for experiment in running:
             if experiment.segment is None or experiment.segment in member:
                 return experiment, experiment.assign(user_id)
         return None
