@@ -12,6 +12,7 @@ the background pass that applies a changed definition to every existing profile.
   ``GET /segments/{name}`` shows. Its last step recounts the segment's members exactly.
 """
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,9 +20,9 @@ from typing import Any, Protocol
 
 from pulse.domain.segment_rules import Evaluation, SegmentBody, StoredSegment, merged, validate_rule
 from pulse.domain.segments import SegmentCatalog, builtin_catalog
-from pulse.domain.updater import refresh_segments
 from pulse.errors import Conflict, InvalidRequest, UnknownSegment
 from pulse.ports import PendingNotice, ProfileStore, SegmentDefinitions, SegmentDirectory, StoreConflict
+from pulse.services.segment_refresh import RefreshOutcome, refresh_one
 
 
 @dataclass
@@ -166,7 +167,7 @@ def evaluate_pending(
     restart = any(s.evaluation.status == "pending" for s in pending) or len(positions) > 1
     base = {s.name: Evaluation(started_at=now) if restart else s.evaluation for s in pending}
     users = scan(None if restart else pending[0].evaluation.resume)
-    run = Evaluation(status="running")
+    run = RefreshOutcome()  # ``due``: the profiles this run scanned
     finished, ids = True, iter(users)
     while True:
         if seconds_left() < SECONDS_KEPT:  # asked before taking the next id: the position stays after the last done
@@ -175,8 +176,9 @@ def evaluate_pending(
         user_id = next(ids, None)
         if user_id is None:
             break
-        outcome.notices += _reevaluate(profiles, user_id, now, run)
-        if run.scanned % SAVE_EVERY == 0:
+        run.due += 1
+        refresh_one(profiles, user_id, now, run, force=True)  # an event's write meanwhile: that one counts
+        if run.due % SAVE_EVERY == 0:
             pending = _progress(definitions, pending, base, run, users.resume_key, done=False)
     if finished:
         for segment in pending:
@@ -184,7 +186,7 @@ def evaluate_pending(
                 directory.recount(segment.name)
         outcome.finished = [s.name for s in pending]
     _progress(definitions, pending, base, run, None if finished else users.resume_key, done=finished)
-    outcome.scanned = run.scanned
+    outcome.scanned, outcome.notices = run.due, run.notices
     return outcome
 
 
@@ -192,33 +194,14 @@ SECONDS_KEPT = 10.0  # stop starting new profiles this close to the function's t
 
 
 def json_key(value: dict[str, Any] | None) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True)
-
-
-def _reevaluate(profiles: ProfileStore, user_id: str, now: float, run: Evaluation) -> list[PendingNotice]:
-    run.scanned += 1
-    stored = profiles.load(user_id)
-    if stored is None or stored.is_tombstone:
-        return []
-    update = refresh_segments(stored.state, now, force=True)
-    if update is None:
-        return []
-    try:
-        profiles.save(update, expected_version=stored.version)
-    except StoreConflict:
-        return []  # an event's write evaluated it with the same rules meanwhile
-    run.joined += len(update.joined)
-    run.left += len(update.left)
-    return [PendingNotice(n, user_id, now) for n in update.notices]
 
 
 def _progress(
     definitions: SegmentDefinitions,
     pending: list[StoredSegment],
     base: dict[str, Evaluation],
-    run: Evaluation,
+    run: RefreshOutcome,
     resume: dict[str, Any] | None,
     done: bool,
 ) -> list[StoredSegment]:
@@ -229,7 +212,7 @@ def _progress(
         b = base[segment.name]
         evaluation = Evaluation(
             status="done" if done else "running",
-            scanned=b.scanned + run.scanned,
+            scanned=b.scanned + run.due,
             joined=b.joined + run.joined,
             left=b.left + run.left,
             started_at=b.started_at,

@@ -41,7 +41,7 @@ def resegment_all(
     outcome = RefreshOutcome()
     for user_id in users:
         outcome.due += 1
-        _refresh_one(store, user_id, now, outcome, force=True)
+        refresh_one(store, user_id, now, outcome, force=True)
         if outcome.due % 1000 == 0:
             say(f"{outcome.due} profiles, {outcome.joined} memberships joined, {outcome.left} left")
     return outcome
@@ -67,7 +67,7 @@ def refresh_due_segments(
             outcome.unfinished = len(users) - position
             break
         try:
-            _refresh_one(store, user_id, now, outcome)
+            refresh_one(store, user_id, now, outcome)
         except TransientFailure:
             raise
         except Exception as exc:  # noqa: BLE001  # isolated and reported with its cause
@@ -76,7 +76,9 @@ def refresh_due_segments(
     return outcome
 
 
-def _refresh_one(store: ProfileStore, user_id: str, now: float, outcome: RefreshOutcome, force: bool = False) -> None:
+def refresh_one(store: ProfileStore, user_id: str, now: float, outcome: RefreshOutcome, force: bool = False) -> None:
+    """Re-evaluate one profile (due, or any with ``force``) and write it like the updater; counted in
+    ``outcome``, its notices collected there for publishing."""
     stored = store.load(user_id)
     update = refresh_segments(stored.state, now, force) if stored is not None and not stored.is_tombstone else None
     if stored is None or update is None:
