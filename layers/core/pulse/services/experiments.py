@@ -10,6 +10,7 @@
 """
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -37,6 +38,7 @@ class Experiments:
     _all: dict[str, Experiment] = field(default_factory=dict)
     _checked_at: float | None = None
     _counted: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
+    _counted_lock: threading.Lock = field(default_factory=threading.Lock)
     _writer: ThreadPoolExecutor | None = None
 
     def all(self, force: bool = False) -> dict[str, Experiment]:
@@ -72,16 +74,18 @@ class Experiments:
         """Count the answer as an exposure; False if the counter could not be written (the answer is
         still given: a lost exposure is logged and counted as a metric by the caller)."""
         key = (experiment.experiment_id, user_id)
-        counted = key in self._counted
+        with self._counted_lock:
+            counted = key in self._counted
         try:
             self.store.expose(experiment.experiment_id, variant, user_id, day_of(now), counted_before=counted)
         except Exception as exc:  # noqa: BLE001  # an answer is worth more than its count
             log.warning("exposure of %s not counted: %s", experiment.experiment_id, exc)
             return False
-        self._counted[key] = None
-        self._counted.move_to_end(key)
-        while len(self._counted) > COUNTED_CACHE:
-            self._counted.popitem(last=False)
+        with self._counted_lock:  # exposures are written on several threads (start_exposure)
+            self._counted[key] = None
+            self._counted.move_to_end(key)
+            while len(self._counted) > COUNTED_CACHE:
+                self._counted.popitem(last=False)
         return True
 
     def start_exposure(self, experiment: Experiment, variant: str, user_id: str, now: float) -> "Future[bool]":
@@ -155,10 +159,7 @@ def put_experiment(
         experiment.stopped_at = now if experiment.started_at is not None else None
     if experiment.status == "running":
         experiment.stopped_at = None
-    try:
-        store.put(experiment, None if existing is None else existing.version)
-    except StoreConflict as exc:
-        raise Conflict(str(exc)) from exc
+    _store(store, experiment, None if existing is None else existing.version)
     return experiment, existing is None
 
 
@@ -179,11 +180,15 @@ def stop_experiment(store: ExperimentStore, experiment_id: str, now: float) -> E
 def _changed(store: ExperimentStore, found: Experiment, changes: dict[str, Any], now: float) -> Experiment:
     """``found`` with ``changes``, stored as its next version (409 if another change came first)."""
     changed = found.model_copy(update=changes | {"version": found.version + 1, "updated_at": now})
-    try:
-        store.put(changed, found.version)
-    except StoreConflict as exc:
-        raise Conflict(str(exc)) from exc
+    _store(store, changed, found.version)
     return changed
+
+
+def _store(store: ExperimentStore, experiment: Experiment, expected_version: int | None) -> None:
+    try:
+        store.put(experiment, expected_version)
+    except StoreConflict as exc:  # another change came first: 409, read it again
+        raise Conflict(str(exc)) from exc
 
 
 def results(store: ExperimentStore, experiment_id: str) -> dict[str, Any]:
