@@ -62,28 +62,21 @@ def ab_test(d: Session, model: RecModel, history: list[BehaviorEvent], future: l
         if p >= start and per_user[future[p].user_id] < d.args.ab_per_user and len(chosen) < sample:
             chosen.append(p)
             per_user[future[p].user_id] += 1
-    wanted, last = set(chosen), (max(chosen) if chosen else start - 1)
-    pending: list[BehaviorEvent] = []
     asked, clicks, started = 0, 0, time.perf_counter()
-    for position in range(start, last + 1):
-        event = future[position]
-        if position in wanted:
-            if pending:
-                d.put(pending)
-                pending = []
-            if d.sent[event.user_id]:
-                d.wait_applied(event.user_id)
-            r = d.http.get(f"{d.api}/users/{event.user_id}/recommendations", params={"k": "10"}, timeout=30)
-            r.raise_for_status()
-            body = r.json()
-            if event.item_id in {i["item_id"] for i in body["items"]}:
-                pending.append(click(event, body["recommendation_id"]))
-                clicks += 1
-            asked += 1
-            progress(asked, len(chosen), started, "A/B")
-        pending.append(event)
-    if pending:
-        d.put(pending)
+
+    def ask(event: BehaviorEvent) -> list[BehaviorEvent]:
+        nonlocal asked, clicks
+        r = d.http.get(f"{d.api}/users/{event.user_id}/recommendations", params={"k": "10"}, timeout=30)
+        r.raise_for_status()
+        body = r.json()
+        asked += 1
+        progress(asked, len(chosen), started, "A/B")
+        if event.item_id in {i["item_id"] for i in body["items"]}:
+            clicks += 1
+            return [click(event, body["recommendation_id"])]
+        return []
+
+    sent_up_to = d.replay(future, chosen, ask, start=start)
     for user in {future[p].user_id for p in chosen}:
         d.wait_applied(user)
     results = d.http.get(f"{d.api}/experiments/{EXPERIMENT}/results", timeout=30).json()
@@ -96,4 +89,4 @@ def ab_test(d: Session, model: RecModel, history: list[BehaviorEvent], future: l
             f"CTR {ctr['value']:.3f} [{ctr['low']:.3f}, {ctr['high']:.3f}]"
         )
     say("   " + results["summary"])
-    return last + 1
+    return sent_up_to

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import requests
@@ -88,6 +89,33 @@ class Session:
         for e in events:
             self.sent[e.user_id] += 1
         return time.perf_counter()
+
+    def replay(
+        self,
+        events: Sequence[BehaviorEvent],
+        positions: Iterable[int],
+        ask: Callable[[BehaviorEvent], list[BehaviorEvent]],
+        start: int = 0,
+    ) -> int:
+        """Stream ``events[start:]`` in order up to the last of ``positions``; before each of those,
+        once the user's earlier events are applied, call ``ask`` (what it returns goes on the stream
+        just before that event). Returns the position after the last event sent."""
+        wanted = set(positions)
+        last = max(wanted, default=start - 1)
+        pending: list[BehaviorEvent] = []
+        for position in range(start, last + 1):
+            event = events[position]
+            if position in wanted:
+                if pending:
+                    self.put(pending)
+                    pending = []
+                if self.sent[event.user_id]:
+                    self.wait_applied(event.user_id)
+                pending += ask(event)
+            pending.append(event)
+        if pending:
+            self.put(pending)
+        return last + 1
 
     def profile(self, user: str) -> dict[str, Any] | None:
         r = self.http.get(f"{self.api}/users/{user}/profile", timeout=30)

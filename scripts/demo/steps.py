@@ -84,26 +84,19 @@ def replay(d: Session, model: Any, history: list[BehaviorEvent], future: list[Be
     # updater must keep up event by event, which is the point (a random sample would mostly time the
     # local stack draining the events in between)
     chosen = set(targets[:sample])
-    last_chosen = max(chosen) if chosen else -1
     warm = warm_users(history)
     tallies = {g: ReplayTally() for g in ("all", "warm", "cold")}
-    pending: list[BehaviorEvent] = []
     started = time.perf_counter()
-    for position, event in enumerate(future[: last_chosen + 1]):
-        if position in chosen:
-            if pending:
-                d.put(pending)
-                pending = []
-            if d.sent[event.user_id]:
-                d.wait_applied(event.user_id)
-            items = [i["item_id"] for i in d.top10(event.user_id)]
-            group = "warm" if event.user_id in warm else "cold"
-            for g in ("all", group):
-                tallies[g].add(items, event.item_id or "")
-            progress(tallies["all"].events, len(chosen), started, "replay")
-        pending.append(event)
-    if pending:
-        d.put(pending)
+
+    def ask(event: BehaviorEvent) -> list[BehaviorEvent]:
+        items = [i["item_id"] for i in d.top10(event.user_id)]
+        group = "warm" if event.user_id in warm else "cold"
+        for g in ("all", group):
+            tallies[g].add(items, event.item_id or "")
+        progress(tallies["all"].events, len(chosen), started, "replay")
+        return []
+
+    replayed = d.replay(future, chosen, ask)
     offline = protocol_b(model, history, future, positions=chosen)
     live = {f"live/{g}": t.figures() for g, t in tallies.items()}
     d.figures["replay"] = live | offline
@@ -118,4 +111,4 @@ def replay(d: Session, model: Any, history: list[BehaviorEvent], future: list[Be
         rows.append((label, offline[f"{mode}/all"], offline[f"{mode}/warm"], offline[f"{mode}/cold"]))
     for label, a, w, c in rows:
         say(f"   {label:34} all {a['hr@10']:.3f} / {a['ndcg@10']:.3f}   warm {w['hr@10']:.3f}   cold {c['hr@10']:.3f}")
-    return last_chosen + 1
+    return replayed

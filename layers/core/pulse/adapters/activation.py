@@ -1,11 +1,12 @@
 """Activation's adapters: the outbox (partitions ``#outbox#<shard>`` of the segments table, written in
 the profile's transaction) and the publisher (EventBridge ``PutEvents`` on the stack's bus)."""
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from pulse.adapters.aws import client
-from pulse.adapters.tables import COUNT_SHARDS, OUTBOX_PREFIX, SegmentMember, bind, call
+from pulse.adapters.tables import COUNT_SHARDS, OUTBOX_PREFIX, SegmentMember, bind, call, outbox_partition
 from pulse.config import Settings
 from pulse.domain.activation import SOURCE, Notice
 from pulse.ports import NoticeOutbox, NoticePublisher, PendingNotice
@@ -33,8 +34,6 @@ class DynamoOutbox(NoticeOutbox):
         return call(query)
 
     def remove(self, done: Sequence[PendingNotice]) -> None:
-        from pulse.adapters.tables import outbox_partition
-
         def delete() -> None:
             with SegmentMember.batch_write() as batch:
                 for p in done:
@@ -70,6 +69,4 @@ class EventBridgePublisher(NoticePublisher):
 
 
 def _json(detail: dict[str, Any]) -> str:
-    import json
-
     return json.dumps(detail, separators=(",", ":"), sort_keys=True)
