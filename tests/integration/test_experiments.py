@@ -82,7 +82,13 @@ def click(user: str, rid: str, n: int, kind: str = "click", **extra: Any) -> dic
 
 def test_answers_carry_sticky_variants_and_outcomes_count_once(aws_stack: AwsStack, api: Any) -> None:
     assert api("PUT", "/experiments/ab", EXP, body=definition())[0] == 201
-    answers = {f"u{i}": [recommend(api, f"u{i}") for _ in range(2)] for i in range(24)}
+    answers: dict[str, list[dict[str, Any]]] = {}
+    seen: set[str] = set()
+    for i in range(200):  # the salt is random: go on until every arm has users (24 at least)
+        answers[f"u{i}"] = [recommend(api, f"u{i}") for _ in range(2)]
+        seen |= {a["variant"] for a in answers[f"u{i}"]}
+        if i >= 23 and len(seen) == 4:
+            break
     variants = {user: {a["variant"] for a in pair} for user, pair in answers.items()}
     assert all(len(v) == 1 for v in variants.values())  # sticky
     assert {v for (v,) in variants.values()} == {"control", "newer", "popular", "frozen"}
