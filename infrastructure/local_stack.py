@@ -225,6 +225,7 @@ class LocalStack:
         r = self.stack.resources
         return {
             "ApiUrl": self.api_url,
+            "ConsoleUrl": f"{self.api_url}/console",
             "AwsEndpoint": self.config.endpoint,
             "EventStreamName": r["EventStream"].ref,
             "ProfilesTableName": r["ProfilesTable"].ref,
@@ -325,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     if config.function_log is not None:
         log.info("function logs: %s (--verbose shows them here)", config.function_log)
     log.info("state is kept in memory only: stopping loses profiles, models and events")
+    log.info("console: open %s/console in a browser", stack.api_url)
     log.info("local stack ready: API %s, AWS endpoint %s (Ctrl-C stops)", stack.api_url, config.endpoint)
     sys.stdout.flush()
     try:

@@ -302,3 +302,6 @@ class MemoryActivity(ActivityStore):
             if bucket in buckets:
                 out[item] = out.get(item, 0.0) + weight
         return out
+
+    def counts(self, buckets: Sequence[str], names: Sequence[str]) -> dict[tuple[str, str], int]:
+        return {(b, n): self.events[(b, n)] for b in buckets for n in names if (b, n) in self.events}

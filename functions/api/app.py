@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pulse import __version__
+from pulse.console import install_console
 from pulse.domain.activity import WINDOW_PATTERN
 from pulse.domain.catalog import ITEM_ID
 from pulse.domain.experiments import EXPERIMENT_ID, ExperimentSpec
@@ -38,6 +39,7 @@ from pulse.http.models import (
     SegmentList,
     SimilarItems,
 )
+from pulse.http.operations import install_operations
 from pulse.http.segment_models import ExportAccepted, ExportView, SegmentView
 from pulse.services import erasure, experiments, exports, profiles, recommendations, segment_definitions
 from pulse.services.model_holder import loaded_model
@@ -77,6 +79,8 @@ def _load_model_during_init() -> None:
 
 
 _load_model_during_init()
+install_operations(app, dependencies)
+install_console(app)
 Deps = Annotated[ApiDependencies, Depends(dependencies)]
 UserIdPath = Annotated[str, Path(pattern=ID, description="The user's id (1-128 of A-Z a-z 0-9 _ . : @ -)")]
 ItemIdPath = Annotated[str, Path(pattern=ITEM_ID, min_length=1, max_length=128, description="The item's id")]

@@ -10,7 +10,7 @@ def test_committed_spec_matches_the_code() -> None:
     assert SERVED.read_text() == SPEC.read_text(), "the spec GET /swagger serves is stale: run `make openapi`"
 
 
-def test_spec_has_every_contract_route_and_only_health_is_public() -> None:
+def test_spec_has_every_contract_route_and_only_health_and_the_console_are_public() -> None:
     paths = json.loads(SPEC.read_text())["paths"]
     expected = {
         ("get", "/users/{user_id}/recommendations"),
@@ -40,7 +40,13 @@ def test_spec_has_every_contract_route_and_only_health_is_public() -> None:
         ("delete", "/experiments/{experiment_id}"),
         ("get", "/experiments/{experiment_id}/results"),
         ("post", "/experiments/{experiment_id}/promote"),
+        ("get", "/overview"),
+        ("get", "/models"),
+        ("post", "/models/{version}/promote"),
+        ("post", "/models/rollback"),
+        ("get", "/console"),
     }
     assert expected == {(m, p) for p, ops in paths.items() for m in ops}
-    assert paths["/health"]["get"]["security"] == [{}]
+    public = {(m, p) for p, ops in paths.items() for m, op in ops.items() if op.get("security") == [{}]}
+    assert public == {("get", "/health"), ("get", "/console")}
     assert generate()["components"]["securitySchemes"]["apiKey"]["name"] == "x-api-key"

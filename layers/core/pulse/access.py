@@ -61,6 +61,10 @@ ROUTES_BY_SCOPE: dict[str, tuple[tuple[str, str], ...]] = {
         ("DELETE", "/experiments/{experiment_id}"),
         ("GET", "/experiments/{experiment_id}/results"),
         ("POST", "/experiments/{experiment_id}/promote"),
+        ("GET", "/overview"),
+        ("GET", "/models"),
+        ("POST", "/models/{version}/promote"),
+        ("POST", "/models/rollback"),
     ),
 }
 SCOPES = tuple(ROUTES_BY_SCOPE)

@@ -58,6 +58,8 @@ class Settings(BaseModel):
     training_eval_users: int = Field(5000, ge=10, alias="TRAINING_EVAL_USERS")
     training_dense_max_items: int = Field(5000, ge=0, le=20000, alias="TRAINING_DENSE_MAX_ITEMS")
     gate_margin: float = Field(0.0, ge=0, le=1, alias="GATE_MARGIN")
+    # the stack's name: its alarms' names start with it (the console's overview lists those in ALARM)
+    stack_name: str = Field("", alias="STACK_NAME")
     region: str = Field("us-east-1", alias="AWS_REGION")
     # Set only on the local stack (moto); on AWS the SDK's default endpoints are used.
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")

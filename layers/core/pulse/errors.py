@@ -43,3 +43,7 @@ class Conflict(PulseError):
 
 class UnknownExport(PulseError, LookupError):
     """No export with this id."""
+
+
+class UnknownModelVersion(PulseError, LookupError):
+    """No model version with this name in the model bucket."""

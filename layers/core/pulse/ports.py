@@ -222,6 +222,10 @@ class ActivityStore(ABC):
     def totals(self, buckets: Sequence[str]) -> dict[str, float]:
         """Item id -> summed weight over the buckets (the items of those buckets only)."""
 
+    @abstractmethod
+    def counts(self, buckets: Sequence[str], names: Sequence[str]) -> dict[tuple[str, str], int]:
+        """(bucket, name) -> its ``events`` counter, for the rows that exist."""
+
 
 class ExperimentStore(ABC):
     """Experiment definitions and their counters."""

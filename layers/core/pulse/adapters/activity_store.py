@@ -69,6 +69,26 @@ class DynamoActivityStore(ActivityStore):
                     out[item] = out.get(item, 0.0) + float(row["weight"]["N"])
         return out
 
+    def counts(self, buckets: Sequence[str], names: Sequence[str]) -> dict[tuple[str, str], int]:
+        wanted = [(b, n) for b in buckets for n in names]
+        out: dict[tuple[str, str], int] = {}
+        for start in range(0, len(wanted), 100):  # BatchGetItem takes 100 keys
+            keys = [{"bucket": {"S": partition(b, n)}, "item_id": {"S": n}} for b, n in wanted[start : start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ProjectionExpression": "#b, item_id, events"}}
+            request[self._table]["ExpressionAttributeNames"] = {"#b": "bucket"}
+            for _ in range(5):  # unprocessed keys (throttling) are asked for again
+                try:
+                    answer = self._ddb.batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as exc:
+                    raise TransientFailure(f"activity: {exc}") from exc
+                for row in answer.get("Responses", {}).get(self._table, []):
+                    bucket = row["bucket"]["S"].rpartition("#")[0]
+                    out[(bucket, row["item_id"]["S"])] = int(row.get("events", {}).get("N", "0"))
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return out
+
     def _query(self, key: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         start = None

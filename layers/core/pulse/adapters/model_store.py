@@ -90,17 +90,50 @@ def fetch_version(s3: "S3Client", bucket: str, version: str) -> tuple[bytes, dic
     return manifest_bytes, files
 
 
-class S3ModelSource:
+class S3Models:
+    """The model bucket as ``pulse.services.model_versions`` uses it (the API and the ``pulse`` command)."""
+
+    def __init__(self, s3: "S3Client", bucket: str) -> None:
+        self.s3, self.bucket = s3, bucket
+
+    def versions(self) -> list[str]:
+        out: list[str] = []
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="models/", Delimiter="/")
+        for page in pages:
+            out += [p["Prefix"].split("/")[1] for p in page.get("CommonPrefixes", []) if "Prefix" in p]
+        return sorted(out)
+
+    def manifest(self, version: str) -> dict[str, Any] | None:
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=version_prefix(version) + MANIFEST)["Body"].read()
+            manifest = json.loads(body)
+        except (ClientError, ValueError):
+            return None
+        return manifest if isinstance(manifest, dict) else None
+
+    def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]:
+        return fetch_version(self.s3, self.bucket, version)
+
+    def pointer(self) -> dict[str, Any] | None:
+        return read_pointer(self.s3, self.bucket)
+
+    def write_pointer(self, version: str, **note: Any) -> dict[str, Any]:
+        return write_pointer(self.s3, self.bucket, version, **note)
+
+    def replace_pointer(self, pointer: dict[str, Any]) -> None:
+        body = json.dumps(pointer).encode()
+        self.s3.put_object(Bucket=self.bucket, Key=POINTER_KEY, Body=body, ContentType="application/json")
+
+
+class S3ModelSource(S3Models):
+    """The served model's source (``ModelHolder``) and the bucket's versions (``model_versions``)."""
+
     def __init__(self, settings: Settings) -> None:
-        self.s3 = s3_client(settings)
-        self.bucket = settings.model_bucket
+        super().__init__(s3_client(settings), settings.model_bucket)
 
     def pointer_version(self) -> str | None:
         pointer = read_pointer(self.s3, self.bucket)
         return pointer["version"] if pointer else None
-
-    def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]:
-        return fetch_version(self.s3, self.bucket, version)
 
     def exists(self, version: str) -> bool:
         return version_exists(self.s3, self.bucket, version)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pulse.domain.events import BehaviorEvent
 from pulse.domain.profile import signal_weight
 
-HOUR, DAY = 3600, 86400
+MINUTE, HOUR, DAY = 60, 3600, 86400
 MAX_HOURS, MAX_DAYS = 48, 30
 HOUR_RETENTION = (MAX_HOURS + 2) * HOUR  # rows expire (DynamoDB TTL) once no window can reach them
 DAY_RETENTION = (MAX_DAYS + 2) * DAY
@@ -79,3 +79,21 @@ def tally(events: Iterable[BehaviorEvent], now: float) -> dict[tuple[str, str], 
             row.events += 1
             row.expires_at = start + retention
     return out
+
+
+# The updater's throughput, per minute of processing time (the console's overview): rows of these ids
+# in ``m<minute>`` buckets, which no popularity window reads.
+THROUGHPUT = ("events", "profiles", "dead_letters")
+THROUGHPUT_RETENTION = DAY
+
+
+def minute_buckets(now: float, minutes: int) -> list[str]:
+    """The last ``minutes`` minute buckets, oldest first (the current, partial one last)."""
+    newest = int(now // MINUTE)
+    return [f"m{index}" for index in range(newest - minutes + 1, newest + 1)]
+
+
+def throughput_tally(now: float, **counts: int) -> dict[tuple[str, str], Tally]:
+    """What one batch adds to the current minute: events applied, profiles written, dead letters."""
+    bucket, expires = minute_buckets(now, 1)[0], int(now) + THROUGHPUT_RETENTION
+    return {(bucket, name): Tally(0.0, counts[name], expires) for name in THROUGHPUT if counts.get(name)}

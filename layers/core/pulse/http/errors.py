@@ -34,6 +34,7 @@ STATUS: list[tuple[type[errors.PulseError], int, str]] = [
     (errors.UnknownErasure, 404, "erasure_not_found"),
     (errors.UnknownExperiment, 404, "experiment_not_found"),
     (errors.UnknownExport, 404, "export_not_found"),
+    (errors.UnknownModelVersion, 404, "model_version_not_found"),
     (errors.Conflict, 409, "conflict"),
     (errors.InvalidRequest, 400, "invalid_request"),
     (errors.ModelUnavailable, 503, "model_unavailable"),

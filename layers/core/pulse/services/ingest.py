@@ -21,6 +21,7 @@ from functools import cached_property
 from typing import cast
 
 from pulse.domain.activity import tally as activity_tally
+from pulse.domain.activity import throughput_tally
 from pulse.domain.catalog import ItemUpdateEvent
 from pulse.domain.events import InvalidEvent
 from pulse.domain.records import parse_record
@@ -166,9 +167,12 @@ def process_batch(
     if activation is not None and written:
         published = publish_written(activation, written)
         outcome.notices_published, outcome.notices_waiting = published.published, published.waiting
-    if activity is not None and applied_events:
-        outcome.counters_unwritten = activity.add(activity_tally(applied_events, now))
     outcome.dead_lettered = marks.dead_lettered
+    if activity is not None:
+        counted = activity_tally(applied_events, now) | throughput_tally(
+            now, events=outcome.applied, profiles=outcome.writes, dead_letters=outcome.dead_lettered
+        )
+        outcome.counters_unwritten = activity.add(counted) if counted else 0
     outcome.failed = {r.sequence_number for r in records if marks.failed_before(r.position, inclusive=True)}
     return outcome
 
