@@ -90,7 +90,13 @@ def test_the_console_page_and_files_are_public_static_and_locked_down(aws_stack:
 
     def get(path: str, template: str, stage: str = "prod") -> dict[str, Any]:
         context = {"requestId": "r", "stage": stage, "path": f"/{stage}{path}", "resourcePath": template}
-        event = {"resource": template, "path": path, "httpMethod": "GET", "headers": {}, "requestContext": context}
+        event: dict[str, Any] = {
+            "resource": template,
+            "path": path,
+            "httpMethod": "GET",
+            "headers": {},
+            "requestContext": context,
+        }
         event |= {"pathParameters": {"asset": path.rsplit("/", 1)[1]} if "{asset}" in template else None}
         answer: dict[str, Any] = fn(event, aws_stack.context("ApiFunction"))
         many = {name: values[-1] for name, values in (answer.get("multiValueHeaders") or {}).items()}

@@ -2,11 +2,14 @@
 
 import contextlib
 import json
+from typing import Any
 
 import pytest
 
 from infrastructure.template import ROOT
 from tests.conftest import AwsStack
+from tests.modelkit import manifest_for
+from training.publish import publish
 
 EVENTS = ROOT / "events"
 SAMPLE_KEY = "sample-api-key"  # the key in the sample events, no secret
@@ -40,7 +43,7 @@ def test_kinesis_batch_drives_the_updater(aws_stack: AwsStack) -> None:
     assert carol["behavior"]["from_recommendations"] == {"rate": 1}  # attributed to the response, once
 
 
-def promote_model_knowing_the_sample_items(aws_stack: AwsStack) -> None:
+def promote_model_knowing_the_sample_items(aws_stack: AwsStack) -> Any:
     import base64
 
     from pulse.domain.events import InvalidEvent, parse_event
@@ -56,11 +59,21 @@ def promote_model_knowing_the_sample_items(aws_stack: AwsStack) -> None:
         say=lambda _: None,
     )
     publish_and_promote(aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"], result, "v-sample")
+    return result
 
 
 @pytest.mark.parametrize("path", API_FILES, ids=lambda p: p.name)
 def test_api_samples_drive_the_api_function(aws_stack: AwsStack, path) -> None:
-    promote_model_knowing_the_sample_items(aws_stack)
+    model = promote_model_knowing_the_sample_items(aws_stack)
+    if path.name in ("promote_model.json", "rollback_model.json"):  # the version the sample names, published
+        from tests.modelkit import publish_and_promote
+
+        version = load(EVENTS / "api/promote_model.json")["pathParameters"]["version"]
+        bucket = aws_stack.env["MODEL_BUCKET"]
+        if path.name == "rollback_model.json":
+            publish_and_promote(aws_stack.client("s3"), bucket, model, version)
+        else:
+            publish(aws_stack.client("s3"), bucket, version, model.files, manifest_for(version, model))
     handler = aws_stack.handler("ProfileUpdaterFunction")
     handler(load(EVENTS / "profile_updater/kinesis_batch.json"), aws_stack.context("ProfileUpdaterFunction"))
     if path.name == "get_erasure.json":  # the job the sample asks about, as DELETE /users/alice records it
@@ -84,8 +97,11 @@ def test_api_samples_drive_the_api_function(aws_stack: AwsStack, path) -> None:
         assert created["statusCode"] == 201, created
     response = api(load(path), aws_stack.context("ApiFunction"))
     assert response["statusCode"] in (200, 201, 202, 204), response
-    if response["statusCode"] == 200:
+    content_type = response["multiValueHeaders"]["Content-Type"][0]
+    if response["statusCode"] == 200 and content_type == "application/json":
         assert isinstance(json.loads(response["body"]), dict)
+    elif response["statusCode"] == 200:  # the console's page and files
+        assert content_type.startswith(("text/html", "text/javascript")) and response["body"]
 
 
 def test_post_events_sample_drives_the_collector(aws_stack: AwsStack) -> None:

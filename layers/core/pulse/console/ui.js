@@ -33,6 +33,12 @@ export const fmt = {
   time: (epoch) => (epoch ? new Date(epoch * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "–"),
 };
 
+export function fill(node, ...children) {
+  // replaceChildren without the "null" text a skipped part would leave
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}
+
 export function section(title, ...children) {
   return h("section", { "aria-label": title }, h("h2", {}, title), ...children);
 }

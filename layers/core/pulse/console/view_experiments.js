@@ -1,7 +1,7 @@
 // Experiments: the list with status; one experiment's results with intervals, lifts and a chart, stop
 // and promote.
 import { api, path } from "./api.js";
-import { empty, errorBox, facts, fmt, h, intervalChart, section, table } from "./ui.js";
+import { empty, errorBox, facts, fill, fmt, h, intervalChart, section, table } from "./ui.js";
 
 export async function render(main, id, ctx) {
   return id ? results(main, id, ctx) : list(main);
@@ -9,7 +9,7 @@ export async function render(main, id, ctx) {
 
 async function list(main) {
   const data = await api("GET", "/experiments");
-  main.replaceChildren(
+  fill(main, 
     h("h2", { class: "view-title" }, "Experiments"),
     data.experiments.length ? table([
       ["Experiment", (e) => h("a", { href: `#/experiments/${encodeURIComponent(e.experiment_id)}` }, e.experiment_id)],
@@ -46,7 +46,8 @@ async function results(main, id, { go, say }) {
       outcome.replaceChildren(errorBox(error));
     }
   } }, "Stop the experiment") : null;
-  const promoteButtons = experiment.promoted ? null : r.variants.map((v) => h("button", { type: "button", onclick: async () => {
+  const promotable = experiment.variants.filter((v) => v.serve.strategy === "model").map((v) => v.name);
+  const promoteButtons = experiment.promoted ? null : r.variants.filter((v) => promotable.includes(v.name)).map((v) => h("button", { type: "button", onclick: async () => {
     if (!confirm(`Serve variant ${v.name}'s model to everyone and stop the experiment?`)) return;
     try {
       await api("POST", path`/experiments/${id}/promote`, { body: { variant: v.name } });
@@ -58,7 +59,7 @@ async function results(main, id, { go, say }) {
   } }, `Promote ${v.name}`));
   const ctr = r.variants.map((v) => ({ name: v.name, ...v.click_through_rate }));
   const exposed = r.variants.some((v) => v.exposures > 0);
-  main.replaceChildren(
+  fill(main, 
     h("p", {}, h("a", { href: "#/experiments" }, "← all experiments")),
     h("h2", { class: "view-title" }, `Experiment ${id}`),
     h("p", { class: "summary", id: "summary" }, r.summary),
@@ -77,7 +78,8 @@ async function results(main, id, { go, say }) {
       ["Variant", (l) => l.variant], ["Click-through", (l) => liftText(l.click_through_rate)],
       ["Conversion", (l) => liftText(l.conversion_rate)], ["Revenue per user", (l) => liftText(l.revenue_per_user)],
     ], r.lifts) : empty("One variant only: nothing to compare.")),
-    section("Decide", h("p", {}, stop, " ", promoteButtons), outcome),
+    section("Decide", h("p", { class: "actions" }, stop, promoteButtons),
+      promotable.length ? null : h("p", { class: "note" }, "No variant serves a model version of its own: there is nothing to promote."), outcome),
   );
   return null;
 }

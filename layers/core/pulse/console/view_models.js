@@ -1,7 +1,7 @@
 // Models: every published version with its offline figures and the gate's decision, which one
 // serves; promote (through the gate, or forced) and roll back.
 import { api, path } from "./api.js";
-import { empty, errorBox, facts, fmt, h, section, table } from "./ui.js";
+import { empty, errorBox, facts, fill, fmt, h, section, table } from "./ui.js";
 
 export async function render(main, _arg, { go, say }) {
   const data = await api("GET", "/models");
@@ -21,7 +21,7 @@ export async function render(main, _arg, { go, say }) {
   const rows = data.versions;
   const figure = (v, name) => (v.test?.[name] === undefined ? "–" : v.test[name].toFixed(4));
   const gate = (v) => (!v.gate ? "no gate (published before it)" : `${v.gate.promote ? "passed" : "refused"}: ${v.gate.reason}`);
-  main.replaceChildren(
+  fill(main, 
     h("h2", { class: "view-title" }, "Models"),
     section("Serving", pointer ? facts([
       ["Version", pointer.version],

@@ -1,6 +1,6 @@
 // Overview: what the updater did in the last minutes, users, dead letters, the model, alarms.
 import { api } from "./api.js";
-import { columnChart, empty, facts, fmt, h, section, table } from "./ui.js";
+import { columnChart, empty, facts, fill, fmt, h, section, table } from "./ui.js";
 
 const REFRESH_MS = 10000;
 
@@ -22,7 +22,7 @@ export async function render(main) {
         ? table([["Alarm", (a) => a.name], ["Since", (a) => fmt.time(a.since)], ["Why", (a) => a.reason]], data.alarms)
         : h("p", { class: "ok" }, "No alarm in ALARM.");
     const minutes = data.minutes.map((m) => ({ x: fmt.time(m.at).slice(11, 16), y: m.events }));
-    main.replaceChildren(
+    fill(main, 
       h("h2", { class: "view-title" }, "Overview"),
       h("div", { class: "tiles" }, tiles.map(([name, value, note]) =>
         h("div", { class: "tile" }, h("span", { class: "tile-name" }, name), h("strong", { class: "tile-value" }, value), h("span", { class: "tile-note" }, note)))),

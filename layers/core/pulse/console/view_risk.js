@@ -1,6 +1,6 @@
 // Risk: the users the risk rules flag (the risk_flagged segment), with their score and flags.
 import { api, path } from "./api.js";
-import { empty, fmt, h, section, table } from "./ui.js";
+import { empty, fill, fmt, h, section, table } from "./ui.js";
 
 const PAGE = 50;
 
@@ -27,7 +27,7 @@ export async function render(main) {
         h("button", { type: "button", disabled: !page.next_cursor, onclick: () => showPage(index + 1) }, "Next page")),
     );
   };
-  main.replaceChildren(
+  fill(main, 
     h("h2", { class: "view-title" }, "Risk"),
     h("p", { class: "note" }, "Users whose risk score is at or above the flag threshold. Their marketing segments stay closed; risk changes are also published to the event bus (risk.changed)."),
     section("Flagged users", box),

@@ -1,7 +1,7 @@
 // Segments: definitions and sizes; one segment's rule (editable), background evaluation, members
 // (paged) and audience exports.
 import { api, path } from "./api.js";
-import { empty, errorBox, facts, fmt, form, h, section, table } from "./ui.js";
+import { empty, errorBox, facts, fill, fmt, form, h, section, table } from "./ui.js";
 
 const PAGE = 25;
 
@@ -15,7 +15,7 @@ async function list(main, { go }) {
   const families = data.families.flatMap((f) => f.segments.map((s) => ({ ...s, family: f.family })));
   const create = ruleEditor("", { rule: [{ feature: "purchases", op: ">=", value: 1 }], description: "", marketing: true },
     async (segment) => go(`#/segments/${encodeURIComponent(segment)}`));
-  main.replaceChildren(
+  fill(main, 
     h("h2", { class: "view-title" }, "Segments"),
     section("Defined segments", rows.length ? table([
       ["Segment", (s) => h("a", { href: `#/segments/${encodeURIComponent(s.name)}` }, s.name)],
@@ -98,7 +98,7 @@ async function detail(main, name, { go, say }) {
       remove.after(errorBox(error));
     }
   } }, "Delete this segment");
-  main.replaceChildren(
+  fill(main, 
     h("p", {}, h("a", { href: "#/segments" }, "← all segments")),
     h("h2", { class: "view-title" }, `Segment ${segment.name}`),
     facts([

@@ -1,7 +1,7 @@
 // User: the profile's sections, the latest events (live), recommendations with reasons, and a form that
 // sends a test event and shows the recommendations change, with the measured delay.
 import { api, ApiError, path } from "./api.js";
-import { bars, empty, errorBox, facts, fmt, form, h, section, table } from "./ui.js";
+import { bars, empty, errorBox, facts, fill, fmt, form, h, section, table } from "./ui.js";
 
 const POLL_MS = 150, WAIT_MS = 15000, LIVE_MS = 3000;
 const TYPES = ["view", "click", "add_to_cart", "purchase", "rate", "like", "dislike", "search", "remove_from_cart"];
@@ -70,7 +70,7 @@ function recommendationList(answer, before) {
 export async function render(main, userId, { go, say }) {
   const lookup = form([{ name: "user", label: "User id", value: userId, required: true }], "Look up", ({ user }) => go(`#/user/${encodeURIComponent(user.trim())}`));
   if (!userId) {
-    main.replaceChildren(h("h2", { class: "view-title" }, "User"), lookup, empty("Enter a user id to see the profile, the latest events and the recommendations."));
+    fill(main, h("h2", { class: "view-title" }, "User"), lookup, empty("Enter a user id to see the profile, the latest events and the recommendations."));
     return null;
   }
   let [profile, answer] = await Promise.all([profileOf(userId), recommendationsOf(userId)]);
@@ -108,7 +108,7 @@ export async function render(main, userId, { go, say }) {
   send.id = "send-event";
 
   const live = h("input", { type: "checkbox", id: "live", checked: true });
-  main.replaceChildren(
+  fill(main, 
     h("h2", { class: "view-title" }, `User ${userId}`), lookup,
     h("div", { class: "columns wide" },
       h("div", {}, section("Recommendations", recsNote, recsBox),
