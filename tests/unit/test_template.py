@@ -127,19 +127,22 @@ def _reads_archive(fn: str) -> bool:
     return False
 
 
-def test_routes_match_the_contract_and_only_health_is_public() -> None:
+def test_routes_match_the_contract_and_only_health_and_the_console_are_public() -> None:
     specs = function_specs(offline_stack())
     routes = {(r.method, r.path): r.api_key_required for s in specs.values() for r in s.routes}
-    assert routes[("GET", "/health")] is False
+    public = {("GET", "/health"), ("GET", "/console"), ("GET", "/console/{asset}")}
+    assert all(routes[route] is False for route in public)
     expected = {
         ("GET", "/users/{user_id}/profile"),
         ("DELETE", "/users/{user_id}"),
         ("GET", "/segments"),
         ("GET", "/segments/{segment}/users"),
         ("POST", "/events"),
+        ("GET", "/overview"),
+        ("GET", "/models"),
     }
     assert expected <= set(routes)
-    assert all(required for route, required in routes.items() if route != ("GET", "/health"))
+    assert all(required for route, required in routes.items() if route not in public)
 
 
 def test_every_store_of_user_data_is_encrypted_and_survives_a_stack_deletion() -> None:
