@@ -289,6 +289,7 @@ class MemoryActivity(ActivityStore):
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], float] = {}
         self.events: dict[tuple[str, str], int] = {}
+        self.counters: dict[tuple[str, str], dict[str, int]] = {}
 
     def add(self, tallies: dict[tuple[str, str], Tally]) -> int:
         for key, row in tallies.items():
@@ -303,5 +304,11 @@ class MemoryActivity(ActivityStore):
                 out[item] = out.get(item, 0.0) + weight
         return out
 
-    def counts(self, buckets: Sequence[str], names: Sequence[str]) -> dict[tuple[str, str], int]:
-        return {(b, n): self.events[(b, n)] for b in buckets for n in names if (b, n) in self.events}
+    def add_counts(self, bucket: str, row: str, counts: dict[str, int], expires_at: int) -> bool:
+        kept = self.counters.setdefault((bucket, row), {})
+        for name, n in counts.items():
+            kept[name] = kept.get(name, 0) + n
+        return True
+
+    def counts(self, buckets: Sequence[str], row: str) -> dict[str, dict[str, int]]:
+        return {b: dict(self.counters[(b, row)]) for b in buckets if (b, row) in self.counters}

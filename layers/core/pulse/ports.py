@@ -223,8 +223,12 @@ class ActivityStore(ABC):
         """Item id -> summed weight over the buckets (the items of those buckets only)."""
 
     @abstractmethod
-    def counts(self, buckets: Sequence[str], names: Sequence[str]) -> dict[tuple[str, str], int]:
-        """(bucket, name) -> its ``events`` counter, for the rows that exist."""
+    def add_counts(self, bucket: str, row: str, counts: dict[str, int], expires_at: int) -> bool:
+        """Add each count to the row's counter of that name (one write); False when it was not taken."""
+
+    @abstractmethod
+    def counts(self, buckets: Sequence[str], row: str) -> dict[str, dict[str, int]]:
+        """Bucket -> the row's counters there, for the buckets where the row exists."""
 
 
 class ExperimentStore(ABC):

@@ -69,21 +69,35 @@ class DynamoActivityStore(ActivityStore):
                     out[item] = out.get(item, 0.0) + float(row["weight"]["N"])
         return out
 
-    def counts(self, buckets: Sequence[str], names: Sequence[str]) -> dict[tuple[str, str], int]:
-        wanted = [(b, n) for b in buckets for n in names]
-        out: dict[tuple[str, str], int] = {}
-        for start in range(0, len(wanted), 100):  # BatchGetItem takes 100 keys
-            keys = [{"bucket": {"S": partition(b, n)}, "item_id": {"S": n}} for b, n in wanted[start : start + 100]]
-            request: dict[str, Any] = {self._table: {"Keys": keys, "ProjectionExpression": "#b, item_id, events"}}
-            request[self._table]["ExpressionAttributeNames"] = {"#b": "bucket"}
-            for _ in range(5):  # unprocessed keys (throttling) are asked for again
+    def add_counts(self, bucket: str, row: str, counts: dict[str, int], expires_at: int) -> bool:
+        names = sorted(counts)
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"bucket": {"S": partition(bucket, row)}, "item_id": {"S": row}},
+                UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(names))) + " SET expires_at = :e",
+                ExpressionAttributeNames={f"#c{i}": name for i, name in enumerate(names)},
+                ExpressionAttributeValues={f":c{i}": {"N": str(counts[name])} for i, name in enumerate(names)}
+                | {":e": {"N": str(expires_at)}},
+            )
+        except (ClientError, BotoCoreError):
+            return False
+        return True
+
+    def counts(self, buckets: Sequence[str], row: str) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for start in range(0, len(buckets), 100):  # BatchGetItem takes 100 keys
+            keys = [{"bucket": {"S": partition(b, row)}, "item_id": {"S": row}} for b in buckets[start : start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys}}
+            for _ in range(5):  # keys DynamoDB left unprocessed (throttling) are asked for again
                 try:
                     answer = self._ddb.batch_get_item(RequestItems=request)
                 except (ClientError, BotoCoreError) as exc:
                     raise TransientFailure(f"activity: {exc}") from exc
-                for row in answer.get("Responses", {}).get(self._table, []):
-                    bucket = row["bucket"]["S"].rpartition("#")[0]
-                    out[(bucket, row["item_id"]["S"])] = int(row.get("events", {}).get("N", "0"))
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    bucket = item["bucket"]["S"].rpartition("#")[0]
+                    skip = ("bucket", "item_id", "expires_at")
+                    out[bucket] = {k: int(v["N"]) for k, v in item.items() if k not in skip and "N" in v}
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
                     break

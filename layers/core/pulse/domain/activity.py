@@ -81,9 +81,10 @@ def tally(events: Iterable[BehaviorEvent], now: float) -> dict[tuple[str, str], 
     return out
 
 
-# The updater's throughput, per minute of processing time (the console's overview): rows of these ids
-# in ``m<minute>`` buckets, which no popularity window reads.
+# The updater's throughput, per minute of processing time (the console's overview): one row per minute
+# bucket (``m<minute>``, which no popularity window reads) whose attributes count what batches did.
 THROUGHPUT = ("events", "profiles", "dead_letters")
+THROUGHPUT_ROW = "#updater"
 THROUGHPUT_RETENTION = DAY
 
 
@@ -91,9 +92,3 @@ def minute_buckets(now: float, minutes: int) -> list[str]:
     """The last ``minutes`` minute buckets, oldest first (the current, partial one last)."""
     newest = int(now // MINUTE)
     return [f"m{index}" for index in range(newest - minutes + 1, newest + 1)]
-
-
-def throughput_tally(now: float, **counts: int) -> dict[tuple[str, str], Tally]:
-    """What one batch adds to the current minute: events applied, profiles written, dead letters."""
-    bucket, expires = minute_buckets(now, 1)[0], int(now) + THROUGHPUT_RETENTION
-    return {(bucket, name): Tally(0.0, counts[name], expires) for name in THROUGHPUT if counts.get(name)}

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import cast
 
+from pulse.domain.activity import THROUGHPUT_RETENTION, THROUGHPUT_ROW, minute_buckets
 from pulse.domain.activity import tally as activity_tally
-from pulse.domain.activity import throughput_tally
 from pulse.domain.catalog import ItemUpdateEvent
-from pulse.domain.events import InvalidEvent
+from pulse.domain.events import BehaviorEvent, InvalidEvent
 from pulse.domain.records import parse_record
 from pulse.domain.updater import Attribution, PositionedEvent, ProfileUpdate, StreamPosition, apply_user_events
 from pulse.ports import (
@@ -169,12 +169,21 @@ def process_batch(
         outcome.notices_published, outcome.notices_waiting = published.published, published.waiting
     outcome.dead_lettered = marks.dead_lettered
     if activity is not None:
-        counted = activity_tally(applied_events, now) | throughput_tally(
-            now, events=outcome.applied, profiles=outcome.writes, dead_letters=outcome.dead_lettered
-        )
-        outcome.counters_unwritten = activity.add(counted) if counted else 0
+        _count(activity, applied_events, now, outcome)
     outcome.failed = {r.sequence_number for r in records if marks.failed_before(r.position, inclusive=True)}
     return outcome
+
+
+def _count(activity: ActivityStore, applied: list[BehaviorEvent], now: float, outcome: BatchOutcome) -> None:
+    """Live popularity from the applied events; the batch's work in this minute's throughput row."""
+    unwritten = activity.add(activity_tally(applied, now)) if applied else 0
+    work = {"events": outcome.applied, "profiles": outcome.writes, "dead_letters": outcome.dead_lettered}
+    work = {name: n for name, n in work.items() if n}
+    if work and not activity.add_counts(
+        minute_buckets(now, 1)[0], THROUGHPUT_ROW, work, int(now) + THROUGHPUT_RETENTION
+    ):
+        unwritten += 1
+    outcome.counters_unwritten = unwritten
 
 
 def _read(

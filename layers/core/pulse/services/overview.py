@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from pulse.domain.activity import MINUTE, THROUGHPUT, minute_buckets
+from pulse.domain.activity import MINUTE, THROUGHPUT, THROUGHPUT_ROW, minute_buckets
 from pulse.ports import ActivityStore, ExperimentStore, TransientFailure
 
 MINUTES = 30  # the series the overview charts
@@ -27,11 +27,11 @@ def overview(
 ) -> dict[str, Any]:
     buckets = minute_buckets(now, MINUTES)
     try:
-        counts: dict[tuple[str, str], int] | None = activity.counts(buckets, THROUGHPUT)
+        counts: dict[str, dict[str, int]] | None = activity.counts(buckets, THROUGHPUT_ROW)
     except TransientFailure:
         counts = None
     minutes = [
-        {"at": int(bucket[1:]) * MINUTE} | {name: (counts or {}).get((bucket, name), 0) for name in THROUGHPUT}
+        {"at": int(bucket[1:]) * MINUTE} | {name: (counts or {}).get(bucket, {}).get(name, 0) for name in THROUGHPUT}
         for bucket in buckets
     ]
     recent = {name: sum(m[name] for m in minutes[-RECENT:]) for name in THROUGHPUT}
