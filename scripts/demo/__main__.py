@@ -40,7 +40,9 @@ class Demo:
 
     def serve(self) -> None:
         user = self.session.figures["showcase"]["user"]
-        say("\nThe stack keeps running (Ctrl-C stops it). Try:")
+        say("\nThe stack keeps running (Ctrl-C stops it). Open the console in a browser:")
+        say(f"  {self.session.api}/console#/user/{user}")
+        say("or try:")
         for cmd in (
             f"curl -s {self.session.api}/health",
             f"curl -s '{self.session.api}/users/{user}/recommendations?k=5&explain=true'",

@@ -3,12 +3,12 @@ flagged user, a runtime segment, an experiment with exposures and clicks."""
 
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import requests
 
 from infrastructure.local_stack import LocalStack
+from tests.e2e.test_local_stack import wait_for
 from tests.modelkit import manifest_for, publish_and_promote, shop_log, tiny_model
 from training.publish import publish
 
@@ -16,15 +16,6 @@ SHOPPER = "u3"  # a user of the synthetic shop, with a profile the model knows
 FLAGGED = "bot-7"
 SEGMENT = "console_fans"
 EXPERIMENT = "console_ab"
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def send(api: str, events: list[dict[str, Any]]) -> None:
@@ -43,7 +34,7 @@ def seed(stack: LocalStack) -> None:
     older = tiny_model(seed=2)
     publish(s3, bucket, "v0-older", older.files, manifest_for("v0-older", older))
     publish_and_promote(s3, bucket, tiny_model(seed=1), "v1-served")
-    send(api, shop_log(users=12))
+    send(api, shop_log(users=30))  # more members than a page of the console (25)
     send(api, [event(FLAGGED, "ad_click", f"m{n}") for n in range(4)])
     send(api, [event(FLAGGED, "purchase", "m2", value=1500.0)])
     rule: dict[str, Any] = {

@@ -131,6 +131,19 @@ def test_a_test_event_sent_in_the_page_changes_that_users_recommendations(stack:
     page.screenshot(path=str(SHOTS / "user-after-event.png"), full_page=True)
 
 
+def test_an_audience_is_paged(stack: LocalStack, watched: Watched) -> None:
+    page = watched.open(stack.api_url, f"segments/{SEGMENT}")
+    members = page.locator("#members tbody tr")
+    assert members.count() == 25
+    first = members.first.inner_text()
+    page.get_by_role("button", name="Next page").click()
+    page.wait_for_selector("#members >> text=page 2")
+    assert members.count() == 5 and page.get_by_role("button", name="Next page").is_disabled()
+    page.get_by_role("button", name="Previous page").click()
+    page.wait_for_selector("#members >> text=page 1")
+    assert members.first.inner_text() == first
+
+
 def test_the_page_is_usable_by_keyboard(stack: LocalStack, watched: Watched) -> None:
     page = watched.open(stack.api_url, "overview")
     page.keyboard.press("Tab")  # the skip link first, then the views

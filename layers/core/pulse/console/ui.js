@@ -62,6 +62,14 @@ export function table(columns, rows, caption) {
   );
 }
 
+export function pager(index, hasNext, show) {
+  // "Previous page / page n / Next page" for cursor-paged lists; show(i) draws page i
+  return h("p", { class: "pager" },
+    h("button", { type: "button", disabled: index === 0, onclick: () => show(index - 1) }, "Previous page"),
+    ` page ${index + 1} `,
+    h("button", { type: "button", disabled: !hasNext, onclick: () => show(index + 1) }, "Next page"));
+}
+
 export function facts(pairs) {
   return h("dl", { class: "facts" }, pairs.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
 }

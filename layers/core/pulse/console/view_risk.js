@@ -1,6 +1,6 @@
 // Risk: the users the risk rules flag (the risk_flagged segment), with their score and flags.
 import { api, path } from "./api.js";
-import { empty, fill, fmt, h, section, table } from "./ui.js";
+import { empty, fill, fmt, h, pager, section, table } from "./ui.js";
 
 const PAGE = 50;
 
@@ -21,10 +21,7 @@ export async function render(main) {
         ["Flagged since", (r) => fmt.time(r.joined_at)],
         ["Last seen", (r) => r.profile?.behavior.last_seen ?? "–"],
       ], rows, "Flagged users, highest score first (this page)") : empty("No user is flagged: the risk rules found nothing to review."),
-      h("p", { class: "pager" },
-        h("button", { type: "button", disabled: index === 0, onclick: () => showPage(index - 1) }, "Previous page"),
-        ` page ${index + 1} `,
-        h("button", { type: "button", disabled: !page.next_cursor, onclick: () => showPage(index + 1) }, "Next page")),
+      pager(index, Boolean(page.next_cursor), showPage),
     );
   };
   fill(main, 

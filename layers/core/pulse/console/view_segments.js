@@ -1,7 +1,7 @@
 // Segments: definitions and sizes; one segment's rule (editable), background evaluation, members
 // (paged) and audience exports.
 import { api, path } from "./api.js";
-import { empty, errorBox, facts, fill, fmt, form, h, section, table } from "./ui.js";
+import { empty, errorBox, facts, fill, fmt, form, h, pager, section, table } from "./ui.js";
 
 const PAGE = 25;
 
@@ -80,10 +80,7 @@ async function detail(main, name, { go, say }) {
         ["User", (m) => h("a", { href: `#/user/${encodeURIComponent(m.user_id)}` }, m.user_id)],
         ["Joined", (m) => fmt.time(m.joined_at)],
       ], page.users) : empty("No member yet."),
-      h("p", { class: "pager" },
-        h("button", { type: "button", disabled: index === 0, onclick: () => showPage(index - 1) }, "Previous page"),
-        ` page ${index + 1} `,
-        h("button", { type: "button", disabled: !page.next_cursor, onclick: () => showPage(index + 1) }, "Next page")),
+      pager(index, Boolean(page.next_cursor), showPage),
     );
   };
   const e = segment.evaluation;
