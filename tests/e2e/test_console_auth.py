@@ -47,3 +47,30 @@ def test_the_key_is_asked_for_kept_for_the_tab_and_forgotten(keyed: LocalStack, 
     page.wait_for_selector("main[data-ready=true] >> .error")
     assert page.evaluate("sessionStorage.getItem('pulse.apiKey')") is None and not uncaught
     context.close()
+
+
+EMPTY = [
+    ("overview", "answers come from live popularity"),
+    ("user", "Enter a user id"),
+    ("risk", "No user is flagged"),
+    ("models", "No model yet: answers come from live popularity"),
+    ("experiments", "No experiment yet"),
+]
+
+
+def test_an_empty_stack_shows_what_is_missing_and_no_error(keyed: LocalStack, browser: Browser) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(f"{keyed.api_url}/console#/user")  # a view that calls nothing before the key is set
+    page.evaluate(f"sessionStorage.setItem('pulse.apiKey', '{KEY}')")
+    for view, says in EMPTY:
+        page.goto(f"{keyed.api_url}/console#/{view}")
+        page.reload()
+        page.wait_for_selector(f"main[data-view={view}][data-ready=true]")
+        assert says in page.locator("main").inner_text(), view
+        assert not page.locator("main .error").count(), view
+    assert not problems
+    context.close()
