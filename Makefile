@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench bench-api bench-activation bench-experiments bench-auth bench-scoring bench-catalog bench-training events openapi train retrain models promote rollback movielens synthetic evaluate demo clean dead-letters replay-dead-letters backfill resegment
+.PHONY: help venv test lint format typecheck validate scan pytest unit integration e2e up build sizes bench bench-api bench-activation bench-experiments bench-console bench-auth bench-scoring bench-catalog bench-training events openapi train retrain models promote rollback movielens synthetic evaluate demo clean dead-letters replay-dead-letters backfill resegment
 
 help:
 	@echo "make demo   - the whole product on MovieLens-100K on the local stack (SERVE=1 keeps it running)"
@@ -97,6 +97,9 @@ bench-activation: venv
 
 bench-experiments: venv
 	$(PY) -m scripts.bench_experiments
+
+bench-console: venv
+	$(PY) -m scripts.bench_console 2>/dev/null
 
 bench-auth: venv
 	$(PY) -m scripts.bench_auth
