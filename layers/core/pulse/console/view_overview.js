@@ -31,7 +31,7 @@ export async function render(main) {
       section("Alarms", alarms),
       section("Service", facts([
         ["Release", health.version],
-        ["Experiments running", data.experiments_running.length ? data.experiments_running.join(", ") : "none"],
+        ["Experiments running", data.experiments_running === null ? "unknown (unreadable now)" : data.experiments_running.join(", ") || "none"],
         ["Read at", fmt.time(data.at)],
       ])),
     );

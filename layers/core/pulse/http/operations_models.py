@@ -32,7 +32,7 @@ class Overview(BaseModel):
     minutes: list[MinuteCounts] = Field(description="The updater's work per minute, oldest first")
     dead_letters_waiting: int | None = Field(description="Messages in the dead-letter queue (null: unknown)")
     alarms: list[Alarm] | None = Field(description="The stack's alarms in ALARM (null: the stack cannot tell)")
-    experiments_running: list[str]
+    experiments_running: list[str] | None = Field(description="Ids of the running experiments (null: unreadable)")
 
 
 class ModelVersion(BaseModel):

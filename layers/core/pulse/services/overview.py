@@ -35,7 +35,10 @@ def overview(
         for bucket in buckets
     ]
     recent = {name: sum(m[name] for m in minutes[-RECENT:]) for name in THROUGHPUT}
-    running = [e.experiment_id for e in experiments.definitions() if e.status == "running"]
+    try:
+        running: list[str] | None = [e.experiment_id for e in experiments.definitions() if e.status == "running"]
+    except TransientFailure:
+        running = None
     return {
         "at": now,
         "model_version": model_version,
