@@ -109,8 +109,12 @@ export function columnChart(points, { label, height = 120 }) {
     return svg("rect", { x: (i * step + 1).toFixed(1), y: (height - tall).toFixed(1), width: (step - 2).toFixed(1), height: tall.toFixed(1), class: "column" },
       svg("title", {}, `${p.x}: ${p.y}`));
   });
-  return svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label, class: "chart" },
-    svg("text", { x: 2, y: 12, class: "chart-note" }, `max ${top}`), ...columns);
+  const axis = points.length ? [
+    svg("text", { x: 2, y: height + 14, class: "chart-note" }, points[0].x),
+    svg("text", { x: width - 2, y: height + 14, class: "chart-note", "text-anchor": "end" }, points[points.length - 1].x),
+  ] : [];
+  return svg("svg", { viewBox: `0 0 ${width} ${height + 18}`, role: "img", "aria-label": label, class: "chart" },
+    svg("text", { x: 2, y: 12, class: "chart-note" }, `max ${top}`), ...columns, ...axis);
 }
 
 export function intervalChart(rows, { label, asPercent = true }) {

@@ -21,7 +21,7 @@ export async function render(main) {
       : data.alarms.length
         ? table([["Alarm", (a) => a.name], ["Since", (a) => fmt.time(a.since)], ["Why", (a) => a.reason]], data.alarms)
         : h("p", { class: "ok" }, "No alarm in ALARM.");
-    const minutes = data.minutes.map((m) => ({ x: fmt.time(m.at).slice(11, 16), y: m.events }));
+    const minutes = data.minutes.map((m) => ({ x: fmt.time(m.at).slice(11, 16) + " UTC", y: m.events }));
     fill(main, 
       h("h2", { class: "view-title" }, "Overview"),
       h("div", { class: "tiles" }, tiles.map(([name, value, note]) =>

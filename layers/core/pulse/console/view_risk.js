@@ -16,7 +16,7 @@ export async function render(main) {
     box.replaceChildren(
       rows.length ? table([
         ["User", (r) => h("a", { href: `#/user/${encodeURIComponent(r.user_id)}` }, r.user_id)],
-        ["Score", (r) => (r.profile ? [h("meter", { min: 0, max: 1, value: r.profile.risk.score, "aria-label": `risk score of ${r.user_id}` }), ` ${r.profile.risk.score.toFixed(2)}`] : "–")],
+        ["Score", (r) => (r.profile ? [h("meter", { min: 0, max: 1, low: 0.3, high: 0.5, optimum: 0, value: r.profile.risk.score, "aria-label": `risk score of ${r.user_id}` }), ` ${r.profile.risk.score.toFixed(2)}`] : "–")],
         ["Flags", (r) => (r.profile ? r.profile.risk.flags.join(", ") : "profile unreadable")],
         ["Flagged since", (r) => fmt.time(r.joined_at)],
         ["Last seen", (r) => r.profile?.behavior.last_seen ?? "–"],
