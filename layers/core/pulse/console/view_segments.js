@@ -3,7 +3,7 @@
 import { api, path } from "./api.js";
 import { empty, errorBox, facts, fill, fmt, form, h, pager, section, table } from "./ui.js";
 
-const PAGE = 25;
+const PAGE = 25, MAX_POLLS = 600; // an export's status: once a second for ten minutes at most
 
 export async function render(main, name, ctx) {
   return name ? detail(main, name, ctx) : list(main, ctx);
@@ -116,7 +116,7 @@ async function detail(main, name, { go, say }) {
 
 function exporter(name) {
   const outcome = h("div", { "aria-live": "polite", id: "export-outcome" });
-  let timer = null;
+  let timer = null, polls = 0; // polling stops when done, when the view is left, or after MAX_POLLS
   const start = form([
     { name: "format", label: "Format", options: ["csv", "jsonl"], value: "csv" },
     { name: "fields", label: "Profile fields (comma list, optional)" },
@@ -131,9 +131,11 @@ function exporter(name) {
         outcome.replaceChildren(h("p", {}, `Export ${state.export_id}: ${state.status}, ${fmt.n(state.rows)} rows`,
           state.url ? [" ", h("a", { href: state.url, download: "" }, "download")] : null,
           state.error ? ` (${state.error})` : null));
-        if (state.status === "done" || state.status === "failed") clearInterval(timer);
+        polls += 1;
+        if (state.status === "done" || state.status === "failed" || !outcome.isConnected || polls >= MAX_POLLS) clearInterval(timer);
       };
       clearInterval(timer);
+      polls = 0;
       timer = setInterval(() => poll().catch((error) => { clearInterval(timer); outcome.replaceChildren(errorBox(error)); }), 1000);
       await poll();
     } catch (error) {
