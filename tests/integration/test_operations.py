@@ -53,7 +53,7 @@ def test_the_overview_counts_the_updaters_work_once_and_the_dead_letters(aws_sta
 
 
 def test_models_are_listed_promoted_through_the_gate_and_rolled_back(aws_stack: AwsStack, api: Any) -> None:
-    assert api("GET", "/models")[1] == {"serving": None, "pointer": None, "versions": []}
+    assert api("GET", "/models")[1] == {"serving": None, "pointer": None, "total_versions": 0, "versions": []}
     assert api("POST", "/models/rollback")[0] == 409
     s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
     publish_and_promote(s3, bucket, tiny_model(seed=1), "v1")
@@ -63,6 +63,10 @@ def test_models_are_listed_promoted_through_the_gate_and_rolled_back(aws_stack: 
     assert status == 200 and listing["serving"] == "v1"
     assert [(v["version"], v["serving"]) for v in listing["versions"]] == [("v2", False), ("v1", True)]
     assert listing["versions"][0]["gate"]["reason"] == "worse than v1" and listing["versions"][1]["test"]
+    older = tiny_model(seed=1)
+    publish(s3, bucket, "v0", older.files, manifest_for("v0", older))
+    newest = api("GET", "/models", query={"limit": "1"})[1]  # the newest, and the served one wherever it is
+    assert newest["total_versions"] == 3 and [v["version"] for v in newest["versions"]] == ["v2", "v1"]
 
     status, body = api("POST", "/models/v2/promote", "/models/{version}/promote", body={})
     assert status == 409 and "worse than v1" in body["error"]["message"]

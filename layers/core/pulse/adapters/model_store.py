@@ -111,6 +111,11 @@ class S3Models:
             return None
         return manifest if isinstance(manifest, dict) else None
 
+    def manifests(self, versions: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Several manifests, read in parallel (a listing of many versions)."""
+        with ThreadPoolExecutor(READERS) as pool:
+            return dict(zip(versions, pool.map(self.manifest, versions), strict=True))
+
     def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]:
         return fetch_version(self.s3, self.bucket, version)
 

@@ -30,7 +30,9 @@ export async function render(main, _arg, { go, say }) {
       ["Earlier versions", (pointer.history ?? []).join(", ") || "none"],
     ]) : empty("No model yet: answers come from live popularity and the profiles' affinities. Train one with `pulse train` (or let the retraining schedule do it)."),
     pointer?.history?.length ? h("button", { type: "button", id: "rollback", onclick: () => act(() => api("POST", "/models/rollback"), "Rolled back") }, `Roll back to ${pointer.history[0]}`) : null),
-    section("Published versions", rows.length ? table([
+    section("Published versions", data.total_versions > rows.length
+      ? h("p", { class: "note" }, `${rows.length} of ${data.total_versions} versions: the newest, the one serving and the one before it (pulse models lists every one).`)
+      : null, rows.length ? table([
       ["Version", (v) => (v.serving ? h("strong", {}, `${v.version} (serving)`) : v.version)],
       ["Events", (v) => fmt.n(v.events)],
       ["Items", (v) => fmt.n(v.items)],

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from pulse.http import errors
 from pulse.http.operations_models import ModelList, Overview, Pointer, PromoteModel
@@ -41,10 +41,12 @@ def install_operations(app: APIGatewayRestResolver, dependencies: Callable[[], A
         )
         return Overview.model_validate(answer)
 
-    @app.get("/models", responses=errors.responses(ModelList))
-    def list_models(deps: Deps) -> ModelList:
-        """Every published version with its offline figures and the gate's decision; which one serves."""
-        return ModelList.model_validate(model_versions.describe(deps.models))
+    @app.get("/models", responses=errors.responses(ModelList, 400))
+    def list_models(
+        deps: Deps, limit: Annotated[int, Query(ge=1, le=200, description="The newest versions shown")] = 30
+    ) -> ModelList:
+        """Published versions with their offline figures and the gate's decision; which one serves."""
+        return ModelList.model_validate(model_versions.describe(deps.models, limit))
 
     @app.post("/models/<version>/promote", responses=errors.responses(Pointer, 400, 404, 409, 415))
     def promote_model(

@@ -62,7 +62,10 @@ class Pointer(BaseModel):
 class ModelList(BaseModel):
     serving: str | None
     pointer: Pointer | None
-    versions: list[ModelVersion] = Field(description="Newest first")
+    total_versions: int = Field(description="Versions in the model bucket")
+    versions: list[ModelVersion] = Field(
+        description="Newest first: the newest `limit`, and the served one and the one before it wherever they are"
+    )
 
 
 class PromoteModel(BaseModel):

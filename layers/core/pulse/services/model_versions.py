@@ -31,6 +31,7 @@ class ModelBucket(Protocol):
 
     def versions(self) -> list[str]: ...
     def manifest(self, version: str) -> dict[str, Any] | None: ...
+    def manifests(self, versions: list[str]) -> dict[str, dict[str, Any] | None]: ...
     def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]: ...
     def pointer(self) -> dict[str, Any] | None: ...
     def write_pointer(self, version: str, **note: Any) -> dict[str, Any]: ...
@@ -63,12 +64,17 @@ def summary(version: str, manifest: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def describe(bucket: ModelBucket) -> dict[str, Any]:
-    """Every version (newest first) with its summary, and the pointer: what serves, since when, history."""
+def describe(bucket: ModelBucket, limit: int = 30) -> dict[str, Any]:
+    """The newest ``limit`` versions (names sort by time), and the served one and those it would roll
+    back to wherever they are, each with its summary; the pointer: what serves, since when, history."""
     pointer = bucket.pointer() or {}
     serving = pointer.get("version")
-    versions = [summary(v, bucket.manifest(v)) | {"serving": v == serving} for v in reversed(bucket.versions())]
-    return {"serving": serving, "pointer": pointer or None, "versions": versions}
+    every = bucket.versions()
+    kept = set(every[-limit:]) | {v for v in [serving, *pointer.get("history", [])[:1]] if v in every}
+    shown = [v for v in reversed(every) if v in kept]
+    manifests = bucket.manifests(shown)
+    versions = [summary(v, manifests.get(v)) | {"serving": v == serving} for v in shown]
+    return {"serving": serving, "pointer": pointer or None, "total_versions": len(every), "versions": versions}
 
 
 def _verified(bucket: ModelBucket, version: str) -> dict[str, Any]:
