@@ -6,16 +6,13 @@ served, with the gate's figures and reason), skipped (nothing new, or too little
 failed (the error; nothing served changes, since promotion is the run's last step). Above its
 ceiling (``max_events``) a run reads the newest archived files first and stops there, so it trains
 on the most recent events that fit and says so in its record and the version's manifest. A run that
-is about to reach its deadline stops itself (``RunOutOfTime``) so that it can still write its record.
+is about to reach its deadline writes its record and stops (``training.deadline``).
 """
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pulse.ports import CatalogChange
 from training.archive_window import archive_window
+from training.deadline import Deadline, RunOutOfTime
 from training.eventlog import read_table
 from training.gate import Gate
 from training.publish import new_version, promote, publish, read_pointer, served_model_or_none
@@ -49,12 +47,6 @@ class RetrainRequest(BaseModel):
     margin: float | None = Field(None, ge=0, le=1)
 
 
-class RunOutOfTime(BaseException):
-    """The run would outlive its function's timeout: stopped so that its record is still written. A
-    BaseException, like KeyboardInterrupt: the alarm may fire inside a step that handles its own
-    errors with ``except Exception`` (reading the served model), which must not swallow it."""
-
-
 @dataclass(frozen=True)
 class RetrainSettings:
     bucket: str
@@ -79,25 +71,6 @@ def run_id(now: float) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + f"-{int(now * 1000) % 1000:03d}"
 
 
-@contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Raise ``RunOutOfTime`` in this thread after ``seconds`` (Lambda's timeout kills without a word)."""
-    if seconds is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum: int, frame: Any) -> None:
-        raise RunOutOfTime(f"stopped {seconds:.0f} s in, before the function's timeout")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def retrain(
     s3: Any,
     settings: RetrainSettings,
@@ -112,14 +85,33 @@ def retrain(
     record = RunRecord(run_id(now), trigger, now, refusals_in_a_row=int(previous.get("refusals_in_a_row", 0)))
     record.served_before = record.served_after = (read_pointer(s3, settings.bucket) or {}).get("version")
 
+    latest = record.as_dict()  # as of the last line logged: what the watchdog writes if time runs out
+
     def note(text: str) -> None:
+        nonlocal latest
         record.log = [*record.log, text][-LOG_LINES:]
+        latest = record.as_dict()
         say(text)
 
+    def step(text: str) -> None:  # a line of the run's log, then a checkpoint
+        note(text)
+        deadline.check()
+
+    def out_of_time() -> None:  # the watchdog's thread, while the run's thread is still busy
+        reason = f"{RunOutOfTime.__name__}: stopped before the function's timeout (the run's thread went on)"
+        line = f"failed: {reason}"
+        late = latest | {"status": "failed", "reason": reason, "log": [*latest["log"], line][-LOG_LINES:]}
+        try:
+            write_run(s3, settings.bucket, RunRecord(**late | {"finished_at": time.time()}))
+            say(line)
+        except Exception as exc:  # noqa: BLE001 - the run's own end still writes its record
+            say(f"the out-of-time record could not be written: {exc}")
+
     budget = None if seconds_left is None else seconds_left() - settings.reserve_seconds
+    deadline = Deadline(budget, out_of_time)
     try:
-        with deadline(budget):
-            _run(s3, settings, catalogue, previous, record, note)
+        with deadline:
+            _run(s3, settings, catalogue, previous, record, step, deadline.commit)
     except (Exception, RunOutOfTime) as exc:
         record.status, record.reason = "failed", f"{type(exc).__name__}: {exc}"
         note(f"failed: {record.reason}")
@@ -137,6 +129,7 @@ def _run(
     previous: dict[str, Any],
     record: RunRecord,
     note: Callable[[str], None],
+    commit: Callable[[], None],
 ) -> None:
     files = archive_window(s3, settings.bucket, record.started_at, settings.window_days)
     record.window = {"days": settings.window_days, "files": len(files), "bytes": sum(f.size for f in files)}
@@ -196,6 +189,7 @@ def _run(
     result.manifest_info["window"] = dict(record.window)
     result.manifest_info["trigger"] = record.trigger
     version = new_version(result.files)
+    commit()  # out of time now: stop before publishing; from here: publish and promote whatever the time
     publish(s3, settings.bucket, version, result.files, manifest_for(version, result))
     record.version, record.gate = version, result.manifest_info.get("gate")
     note(f"published {version}")

@@ -157,15 +157,30 @@ def test_a_failed_run_raises_records_why_and_leaves_serving_untouched(
     assert record["status"] == "failed" and "items table" in record["reason"] and record["served_after"] == served
 
 
-def test_a_run_about_to_time_out_stops_itself_and_still_leaves_its_record(aws_stack: AwsStack) -> None:
+def test_a_run_about_to_time_out_leaves_its_record_while_busy_then_stops_itself(aws_stack: AwsStack) -> None:
     s3, bucket = aws_stack.client("s3"), aws_stack.env["MODEL_BUCKET"]
     _archive(s3, bucket, shop_log(), time.time(), "good")
     settings = RetrainSettings(bucket=bucket, reserve_seconds=30.0)
+    seen: list[dict[str, Any]] = []
+
+    def busy(line: str) -> None:  # the run's thread is held in its first step until the record is there
+        end = time.monotonic() + 10
+        while not seen and time.monotonic() < end:
+            found = _json(s3, bucket, "training-runs/latest.json") if _has_record(s3, bucket) else {}
+            seen.extend([found] if found.get("status") == "failed" else [])
+            time.sleep(0.02)
+
     with pytest.raises(RunFailed, match="RunOutOfTime"):
-        retrain(s3, settings, lambda: None, time.time(), seconds_left=lambda: 30.02, say=lambda _: None)
-    record = _json(s3, bucket, "training-runs/latest.json")
+        retrain(s3, settings, lambda: None, time.time(), seconds_left=lambda: 30.02, say=busy)
+    assert seen and "before the function's timeout" in seen[0]["reason"] and not seen[0]["version"]
+    record = _json(s3, bucket, "training-runs/latest.json")  # then the run's own, once stopped
     assert record["status"] == "failed" and "before the function's timeout" in record["reason"]
-    assert not _json(s3, bucket, "training-runs/latest.json")["version"]
+    assert not record["version"] and record["run_id"] == seen[0]["run_id"]
+    assert not s3.list_objects_v2(Bucket=bucket, Prefix="models/").get("KeyCount")  # nothing published
+
+
+def _has_record(s3: Any, bucket: str) -> bool:
+    return bool(s3.list_objects_v2(Bucket=bucket, Prefix="training-runs/latest.json").get("KeyCount"))
 
 
 def test_an_empty_archive_or_a_bad_request_is_said_not_raised(

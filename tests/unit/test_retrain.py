@@ -1,6 +1,7 @@
 """The retraining run's pure parts: its deadline, the live catalogue as training reads it, its summary."""
 
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -8,15 +9,43 @@ from pulse.domain.catalog import CatalogItem
 from pulse.ports import CatalogChange
 from scripts.cli.models import describe_run
 from training.archive_window import _hour_of
-from training.retrain import RetrainRequest, RunOutOfTime, catalogue_of, deadline
+from training.deadline import Deadline, RunOutOfTime
+from training.retrain import RetrainRequest, catalogue_of
 
 
-def test_the_deadline_stops_a_run_and_is_cleared_after_it() -> None:
-    with pytest.raises(RunOutOfTime), deadline(0.05):
-        time.sleep(2)
-    with deadline(0.05):
-        pass
-    time.sleep(0.1)  # no alarm left behind once the block is done
+def _wait_for(done: Callable[[], bool], seconds: float = 10.0) -> bool:
+    end = time.monotonic() + seconds
+    while not done() and time.monotonic() < end:
+        time.sleep(0.01)
+    return done()
+
+
+def test_a_spent_budget_is_told_once_while_the_run_is_busy_and_stops_it_at_its_next_checkpoint() -> None:
+    told: list[float] = []
+    with Deadline(0.05, lambda: told.append(1)) as d:
+        d.check()  # in time: passes
+        assert _wait_for(lambda: bool(told))  # the watchdog spoke while this thread was still busy
+        with pytest.raises(RunOutOfTime, match="before the function's timeout"):
+            d.check()
+    time.sleep(0.1)
+    assert told == [1]
+
+
+def test_a_committed_run_is_never_stopped_and_an_expired_one_cannot_commit() -> None:
+    told: list[int] = []
+    with Deadline(0.05, lambda: told.append(1)) as d:
+        d.commit()
+        time.sleep(0.15)
+        d.check()
+    assert told == []
+    with Deadline(0.0, lambda: told.append(2)) as late:
+        assert _wait_for(lambda: late.expired)
+        with pytest.raises(RunOutOfTime):
+            late.commit()
+    with Deadline(None, lambda: told.append(3)) as never, Deadline(0.05, lambda: told.append(4)):
+        never.check()  # no budget, no watchdog
+    time.sleep(0.1)  # a finished run's watchdog is cancelled: nothing is told after its block
+    assert told == [2]
 
 
 def test_the_live_catalogue_gives_metadata_and_availability() -> None:
