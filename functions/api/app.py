@@ -308,7 +308,7 @@ def promote_variant(
         experiment_id,
         request.variant,
         time.time(),
-        lambda version, note: deps.models.promote(version, **note),
+        lambda version, note: deps.models.write_pointer(version, **note),
         deps.holder.version,
     )
     if deps.serving.experiments is not None:

@@ -137,11 +137,8 @@ class S3ModelSource(S3Models):
         super().__init__(s3_client(settings), settings.model_bucket)
 
     def pointer_version(self) -> str | None:
-        pointer = read_pointer(self.s3, self.bucket)
+        pointer = self.pointer()
         return pointer["version"] if pointer else None
 
     def exists(self, version: str) -> bool:
         return version_exists(self.s3, self.bucket, version)
-
-    def promote(self, version: str, **note: Any) -> dict[str, Any]:
-        return write_pointer(self.s3, self.bucket, version, **note)

@@ -78,11 +78,13 @@ def describe(bucket: ModelBucket, limit: int = 30) -> dict[str, Any]:
 
 
 def _verified(bucket: ModelBucket, version: str) -> dict[str, Any]:
-    if bucket.manifest(version) is None:
-        raise UnknownModelVersion(f"no model version {version} in the model bucket")
+    """The version's manifest once its files load; a failure is told apart (no such version, or damaged)
+    by a second look at the manifest, on the failure path only."""
     try:
         return load_model(version, *bucket.fetch(version)).manifest
     except ArtifactError as exc:
+        if bucket.manifest(version) is None:
+            raise UnknownModelVersion(f"no model version {version} in the model bucket") from exc
         raise VersionUnreadable(f"version {version} cannot be served: {exc}") from exc
 
 
