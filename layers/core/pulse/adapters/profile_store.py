@@ -8,7 +8,6 @@ and a re-delivered event, skipped by the profile, adds nothing).
 """
 
 import time
-import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.transactions import TransactWrite
 
-from pulse.adapters.codec import decode_state, encode_state
+from pulse.adapters.codec import UndecodableState, decode_state, encode_state
 from pulse.adapters.experiment_store import bind_experiments, counter_item, outcome_actions
 from pulse.adapters.tables import (
     COUNTS_PARTITION,
@@ -63,7 +62,7 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
             )
         try:
             state = decode_state(record.state)
-        except (zlib.error, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        except UndecodableState as exc:
             raise UndecodableProfile(user_id, int(record.version), str(exc)[:200]) from exc
         return StoredProfile(state=state, version=int(record.version))
 
@@ -115,7 +114,7 @@ class DynamoProfileStore(ProfileStore, DueProfiles):
                     continue  # a tombstone: erased
                 try:
                     out[record.user_id] = StoredProfile(decode_state(record.state), int(record.version))
-                except (zlib.error, ValueError):
+                except UndecodableState:
                     continue  # undecodable: exported as its id alone
             return out
 
