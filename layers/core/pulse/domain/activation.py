@@ -52,6 +52,7 @@ def membership_notices(
     """One notice per segment entered or left; ``features`` holds the values the segment's rule read
     (``rules``: segment -> the features its rule reads)."""
     out = []
+    when = iso(at)
     for change, names in (("enter", joined), ("exit", left)):
         for name in names:
             decided = {f: features.get(f) for f in rules.get(name, [])}
@@ -61,7 +62,7 @@ def membership_notices(
                 "segment": name,
                 "change": change,
                 "definition_version": definition_versions.get(name, 0),
-                "at": iso(at),
+                "at": when,
                 "features": decided,
                 "notice_id": notice_id,
             }

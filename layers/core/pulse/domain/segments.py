@@ -15,7 +15,7 @@ import operator
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 
@@ -148,8 +148,7 @@ def features(profile: UserProfile, at: float | None = None) -> dict[str, Any]:
 
 Check = tuple[str, Callable[[Any, Any], bool], Any]
 # name, marketing, conditions on features that only events change, conditions on clock-driven features
-Compiled = list[tuple[str, bool, tuple[Check, ...], tuple[Check, ...]]]
-_COMPILED: dict[int, tuple[SegmentCatalog, Compiled]] = {}
+Rule = tuple[str, bool, tuple[Check, ...], tuple[Check, ...]]
 # Features that grow with the clock alone, and the seconds in one of their units.
 TIMED_FEATURES = {"account_age_days": 86400.0, "hours_since_cart_activity": 3600.0, "days_since_last_seen": 86400.0}
 # A membership changes at the crossing itself or just after it (``>`` / ``<`` against a decaying score):
@@ -157,8 +156,18 @@ TIMED_FEATURES = {"account_age_days": 86400.0, "hours_since_cart_activity": 3600
 CROSSING_MARGIN_SECONDS = 1.0
 
 
+class Compiled(NamedTuple):
+    """A catalogue's rules as plain tuples (evaluated on every profile write, so kept cheap) and what
+    each rule reads (for activation events), derived once per catalogue."""
+
+    rules: list[Rule]
+    reads: dict[str, list[str]]
+
+
+_COMPILED: dict[int, tuple[SegmentCatalog, Compiled]] = {}
+
+
 def _compiled(cat: SegmentCatalog) -> Compiled:
-    """The catalog's rules as plain tuples: evaluated on every profile write, so kept cheap."""
     found = _COMPILED.get(id(cat))
     if found is None or found[0] is not cat:
         _COMPILED.clear()  # one catalogue in force at a time: runtime definitions replace it
@@ -167,7 +176,7 @@ def _compiled(cat: SegmentCatalog) -> Compiled:
             conds = [(c.feature, OPS[c.op], c.value) for c in s.rule]
             static = tuple(c for c in conds if c[0] not in TIMED_FEATURES)
             rules.append((s.name, s.marketing, static, tuple(c for c in conds if c[0] in TIMED_FEATURES)))
-        found = _COMPILED[id(cat)] = (cat, rules)
+        found = _COMPILED[id(cat)] = (cat, Compiled(rules, cat.reads()))
     return found[1]
 
 
@@ -184,11 +193,24 @@ def _holds(conditions: tuple[Check, ...], feats: dict[str, Any]) -> bool:
     return True
 
 
+class Assessment(NamedTuple):
+    segments: list[str]  # sorted
+    due_at: float | None  # the earliest time a membership can change with no new event
+    features: dict[str, Any]  # the features at the clock it was made at
+    reads: dict[str, list[str]]  # segment -> the features its rule reads
+
+
 def assess(
     profile: UserProfile, at: float | None = None, cat: SegmentCatalog | None = None
 ) -> tuple[list[str], float | None]:
     """The segments the profile is in at clock ``at`` (default: ``clock_of``), sorted, and the earliest
-    time after ``at`` when a membership can change with no new event (None: not before the next event).
+    time after ``at`` when a membership can change with no new event (None: not before the next event)."""
+    found = assessment(profile, at, cat)
+    return found.segments, found.due_at
+
+
+def assessment(profile: UserProfile, at: float | None = None, cat: SegmentCatalog | None = None) -> Assessment:
+    """``assess``, with the features it read (what the updater reports with a membership change).
 
     Only clock-driven features can change with no event: a timed feature crossing a rule's value in a
     segment whose other conditions hold (they cannot change without events), and a family's category
@@ -206,7 +228,8 @@ def assess(
     }
     names: list[str] = []
     due: list[float] = []
-    for name, marketing, static, timed in _compiled(cat):
+    compiled = _compiled(cat)
+    for name, marketing, static, timed in compiled.rules:
         if (marketing and flagged) or not _holds(static, feats):
             continue
         if not timed or _holds(timed, feats):
@@ -229,7 +252,8 @@ def assess(
                 names += [
                     fam.pattern.format(category=c) for c, v in scores.top(fam.top, now, hl) if v >= fam.min_affinity
                 ]
-    return sorted(set(names)), (min(due) + CROSSING_MARGIN_SECONDS if due else None)
+    due_at = min(due) + CROSSING_MARGIN_SECONDS if due else None
+    return Assessment(sorted(set(names)), due_at, feats, compiled.reads)
 
 
 def evaluate(profile: UserProfile, cat: SegmentCatalog | None = None, at: float | None = None) -> list[str]:

@@ -198,21 +198,25 @@ def _evaluate_segments(
 ) -> None:
     profile = state.profile
     before = list(profile.segments) if before is None else before
-    profile.segments, state.due_at = segments.assess(profile, at=clock)
+    cat = segments.catalog()
+    found = segments.assessment(profile, at=clock, cat=cat)
+    profile.segments, state.due_at = found.segments, found.due_at
     state.segments_clock = clock
     profile.version += 1
     profile.updated_at = max(now, profile.updated_at)
-    update.joined = sorted(set(profile.segments) - set(before))
-    update.left = sorted(set(before) - set(profile.segments))
-    if update.joined or update.left:
-        cat = segments.catalog()
-        update.notices += membership_notices(
-            profile.user_id,
-            profile.version,
-            update.joined,
-            update.left,
-            clock,
-            cat.versions,
-            segments.features(profile, clock),
-            cat.reads(),
-        )
+    if profile.segments == before:
+        update.joined, update.left = [], []
+        return
+    now_in, was_in = set(profile.segments), set(before)
+    update.joined = sorted(now_in - was_in)
+    update.left = sorted(was_in - now_in)
+    update.notices += membership_notices(
+        profile.user_id,
+        profile.version,
+        update.joined,
+        update.left,
+        clock,
+        cat.versions,
+        found.features,
+        found.reads,
+    )
