@@ -4,6 +4,8 @@ Reports, for batch sizes 100 and 1,000 with 100 and 10,000 distinct users:
 - events/s through the domain code (parse, group by user, apply; profiles kept in memory);
 - events/s through the Lambda handler on moto (in-process DynamoDB and SQS);
 - DynamoDB write calls per batch (counted at pynamodb's dispatch), against users per batch.
+The process first imports the updater's handler module and freezes the heap, as a container does
+(``pulse.heap``); ``--no-settle`` leaves it out.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
+from pulse import heap  # noqa: E402
 from pulse.adapters.codec import decode_state, encode_state  # noqa: E402
 from pulse.domain.updater import ProfileUpdate  # noqa: E402
 from pulse.ports import DeadLetter, DeadLetterSink, ProfileStore, StoredProfile  # noqa: E402
@@ -174,12 +177,21 @@ def main() -> None:
     parser.add_argument("--handler-batches", type=int, default=2)
     parser.add_argument("--skip-handler", action="store_true", help="domain figures only (fast)")
     parser.add_argument(
+        "--no-settle",
+        action="store_true",
+        help="leave the heap as it is (by default the updater's modules are imported and frozen, as in Lambda)",
+    )
+    parser.add_argument(
         "--round-trip-ms",
         type=float,
         default=5.0,
         help="DynamoDB read round trip for the concurrency table; a write takes twice as long (0: skip)",
     )
     args = parser.parse_args()
+    if not args.no_settle:
+        import functions.profile_updater.app  # noqa: F401  # the heap an updater container has
+
+        heap.settle(force=True)  # what the updater does once its dependencies are built (pulse.heap)
     print(
         f"{'batch':>6} {'users':>7} {'domain ev/s':>12} {'+codec ev/s':>12} {'handler ev/s (moto)':>20} "
         f"{'writes/batch':>13} {'users/batch':>12}"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from threading import Lock
 from typing import TYPE_CHECKING, Any
 
+from pulse import heap
 from pulse.config import Settings, get_settings
 from pulse.domain import segments
 from pulse.ports import (
@@ -62,6 +63,7 @@ class Provider[T]:
             with self._lock:
                 if self._built is None:
                     self._built = self._build()
+                    heap.settle()  # in Lambda: the container's lasting objects, out of the collector's walk
         return self._built
 
     @contextmanager

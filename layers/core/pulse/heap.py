@@ -1,0 +1,28 @@
+"""Keeping the cyclic garbage collector off the objects a Lambda container keeps for its whole life.
+
+A function's modules (botocore's service models, pydantic's schemas, numpy), its clients and a loaded
+model are hundreds of thousands of objects that live as long as the container. Every full collection
+walks them all, and the updater, which decodes and drops a profile's worth of objects per user,
+triggers several per batch. Once a function's dependencies are built, ``settle`` moves every object
+there is into the permanent generation (``gc.freeze``), which collections skip; objects made later are
+collected as before. Measured with the updater's real imports (docs/benchmarks.md): about a fifth less
+CPU per event.
+
+No collection first: a full one costs 46 ms of the API's cold start and 62 ms of the updater's, to
+reclaim the reference cycles init left (the updater's: 26,565 objects, 7 MB, kept for the container's
+life instead; the API's: 2,650). Cold start is the scarcer of the two.
+"""
+
+import gc
+import os
+
+
+def settle(force: bool = False) -> bool:
+    """Freeze the heap as it is now, in a Lambda container (or with ``force``); True if it did.
+
+    Not done in tests and tools, which build dependencies many times in one long process: objects frozen
+    there would never be collected if they later became part of a reference cycle."""
+    if not (force or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")):
+        return False
+    gc.freeze()
+    return True
