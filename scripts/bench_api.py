@@ -6,7 +6,8 @@ the worst case; and at 1M also the lists a model trained on 5M events has) and f
 - scoring latency p50/p99 (the served ``Scorer.recommend``, profile in hand, no I/O) over a mix of
   profiles of 1, 10, 100, 300 and 1,000 events, without and with explanations, and for the heavy
   profiles (1,000 events) with explanations alone;
-- handler latency p50/p99 in-process with DynamoDB on moto (up to 100k items; moto is not DynamoDB);
+- handler latency p50/p99 in-process with DynamoDB on moto (up to 100k items; moto is not DynamoDB),
+  the heap frozen after the first request as the function freezes it (``pulse.heap``);
 - cold start: a fresh process importing the real API handler, then reading the promoted model from a
   moto server's S3 (the local stack's), verifying and decoding it; its resident memory after.
 """
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from infrastructure.template import ROOT
+from pulse import heap
 from pulse.domain.events import parse_event
 from pulse.domain.updater import PositionedEvent, apply_user_events
 from pulse.recommend.artifacts import build_manifest, load_model
@@ -205,6 +207,7 @@ def handler_latency(files: dict[str, bytes], version: str, requests: int) -> str
             assert out["statusCode"] == 200, out
 
         call("warm-up")
+        heap.settle(force=True)  # as the function does once its dependencies are built (pulse.heap)
         samples = []
         for n in range(requests):
             started = time.perf_counter()
