@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import logging
 import os
 import random
 import time
@@ -132,6 +133,9 @@ def bench_handler(batch: int, users: int, batches: int) -> tuple[float, float, f
         return original(self, operation_name, operation_kwargs)
 
     with function_on_moto("ProfileUpdaterFunction") as (spec, handler):
+        # the template's log level (INFO) came with the function's environment: keep the table readable
+        logging.getLogger(spec.environment.get("POWERTOOLS_SERVICE_NAME", "pulse")).setLevel(logging.ERROR)
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
         payloads = make_events(batch * batches, users, seed=7, start=time.time() - 86400)
         Connection.dispatch = counting  # type: ignore[method-assign]
         writes_per_batch, users_per_batch = [], []
