@@ -180,6 +180,11 @@ def _compiled(cat: SegmentCatalog) -> Compiled:
     return found[1]
 
 
+def rule_reads(cat: SegmentCatalog) -> dict[str, list[str]]:
+    """Segment -> the features its rule reads, derived once per catalogue."""
+    return _compiled(cat).reads
+
+
 def _holds(conditions: tuple[Check, ...], feats: dict[str, Any]) -> bool:
     for feature, op, value in conditions:
         actual = feats.get(feature)
@@ -195,22 +200,14 @@ def _holds(conditions: tuple[Check, ...], feats: dict[str, Any]) -> bool:
 
 class Assessment(NamedTuple):
     segments: list[str]  # sorted
-    due_at: float | None  # the earliest time a membership can change with no new event
-    features: dict[str, Any]  # the features at the clock it was made at
-    reads: dict[str, list[str]]  # segment -> the features its rule reads
+    due_at: float | None  # the earliest time after the clock when a membership can change with no event
+    features: dict[str, Any]  # the features at that clock (what activation events report)
 
 
-def assess(
-    profile: UserProfile, at: float | None = None, cat: SegmentCatalog | None = None
-) -> tuple[list[str], float | None]:
-    """The segments the profile is in at clock ``at`` (default: ``clock_of``), sorted, and the earliest
-    time after ``at`` when a membership can change with no new event (None: not before the next event)."""
-    found = assessment(profile, at, cat)
-    return found.segments, found.due_at
-
-
-def assessment(profile: UserProfile, at: float | None = None, cat: SegmentCatalog | None = None) -> Assessment:
-    """``assess``, with the features it read (what the updater reports with a membership change).
+def assess(profile: UserProfile, at: float | None = None, cat: SegmentCatalog | None = None) -> Assessment:
+    """The segments the profile is in at clock ``at`` (default: ``clock_of``), sorted, the earliest
+    time after ``at`` when a membership can change with no new event (None: not before the next event),
+    and the features they were decided on.
 
     Only clock-driven features can change with no event: a timed feature crossing a rule's value in a
     segment whose other conditions hold (they cannot change without events), and a family's category
@@ -253,9 +250,9 @@ def assessment(profile: UserProfile, at: float | None = None, cat: SegmentCatalo
                     fam.pattern.format(category=c) for c, v in scores.top(fam.top, now, hl) if v >= fam.min_affinity
                 ]
     due_at = min(due) + CROSSING_MARGIN_SECONDS if due else None
-    return Assessment(sorted(set(names)), due_at, feats, compiled.reads)
+    return Assessment(sorted(set(names)), due_at, feats)
 
 
 def evaluate(profile: UserProfile, cat: SegmentCatalog | None = None, at: float | None = None) -> list[str]:
     """Names of the segments the profile is in at clock ``at`` (default: ``clock_of``), sorted."""
-    return assess(profile, at, cat)[0]
+    return assess(profile, at, cat).segments

@@ -199,13 +199,12 @@ def _evaluate_segments(
     profile = state.profile
     before = list(profile.segments) if before is None else before
     cat = segments.catalog()
-    found = segments.assessment(profile, at=clock, cat=cat)
+    found = segments.assess(profile, at=clock, cat=cat)
     profile.segments, state.due_at = found.segments, found.due_at
     state.segments_clock = clock
     profile.version += 1
     profile.updated_at = max(now, profile.updated_at)
     if profile.segments == before:
-        update.joined, update.left = [], []
         return
     now_in, was_in = set(profile.segments), set(before)
     update.joined = sorted(now_in - was_in)
@@ -218,5 +217,5 @@ def _evaluate_segments(
         clock,
         cat.versions,
         found.features,
-        found.reads,
+        segments.rule_reads(cat),
     )
