@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import cast
 
+from pulse import heap
 from pulse.domain.activity import THROUGHPUT_RETENTION, THROUGHPUT_ROW, minute_buckets
 from pulse.domain.activity import tally as activity_tally
 from pulse.domain.catalog import ItemUpdateEvent
@@ -92,6 +93,7 @@ def shard_of(event_id: str) -> str:
     return event_id.rsplit(":", 1)[0]
 
 
+@heap.paused_during  # a batch's objects are freed as it goes; the collector runs after it (pulse.heap)
 def process_batch(
     records: Sequence[StreamRecord],
     store: ProfileStore,
