@@ -27,7 +27,9 @@ def synthetic_model(n_items: int, negative_weights: bool):
     if negative_weights:  # EASE-style neighbour weights can be negative: most are, here
         for name in ("neighbors", "transitions"):
             lists = getattr(model, name)
-            setattr(model, name, ItemLists(lists.ptr, lists.idx, (lists.w - 0.8).astype(np.float32)))
+            w = (lists.w - 0.8).astype(np.float32)
+            w[::7] = 0.0  # and some are zero: items reached with a zero sum are no candidates
+            setattr(model, name, ItemLists(lists.ptr, lists.idx, w))
         names = model.categories.names  # and items belong to one to three categories
         extra = [names[i % 7 : i % 7 + i % 3] for i in range(len(names))]
         model.categories = Categories.from_lists(

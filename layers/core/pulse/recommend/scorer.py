@@ -175,6 +175,8 @@ class Scorer:
         keep[listed] = True
         # the _rel features' scale: the largest sum anywhere (a zero elsewhere only matters below 1e-9)
         scale = (largest(sums["recent"]), largest(sums["transition"]))
+        if keep.all():  # the usual case (every reached item has a non-zero sum): no copies
+            return (touched, *self._score_at(sig, sums, touched, scale))
         cand = touched[keep]
         return (cand, *self._score_at(sig, {key: v[keep] for key, v in sums.items()}, cand, scale))
 
