@@ -64,10 +64,10 @@ class DecayedScores:
             return []
         low = minimum * (1 - AT_LEAST_TOLERANCE)
         bar = low / factor * (1 - 1e-9)  # stored units; a hair lower still, the exact test is below
+        if len(self.scores) > n:  # only those at or above the n-th largest value (ties kept) are sorted:
+            # if it is under the bar, fewer than n pass the bar anyway
+            bar = max(bar, sorted(self.scores.values(), reverse=True)[n - 1])  # C sort: a few dozen
         above = [(k, v) for k, v in self.scores.items() if v >= bar]
-        if len(above) > n:  # only those at or above the n-th largest value (ties kept) are sorted
-            cut = heapq.nlargest(n, [v for _, v in above])[-1]
-            above = [kv for kv in above if kv[1] >= cut]
         above.sort(key=lambda kv: (-kv[1], kv[0]))
         return [(k, v * factor) for k, v in above[:n] if v * factor >= low]
 
