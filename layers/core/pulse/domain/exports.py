@@ -97,7 +97,7 @@ def row(user_id: str, profile: UserProfile | None, fields: list[str]) -> dict[st
         "total_spend": round(b.total_spend, 2),
         "purchases": b.counts.get("purchase", 0),
         "sessions": b.sessions,
-        "cart_items": len(profile.cart_items()),
+        "cart_items": profile.cart_lines(),
         "segments": " ".join(sorted(profile.segments)),
         "risk_score": profile.risk.score,
     }

@@ -162,6 +162,10 @@ class UserProfile:
     def cart_items(self) -> dict[str, int]:
         return {k: v for k, v in self.intent.cart.items() if v > 0}
 
+    def cart_lines(self) -> int:
+        """``len(cart_items())`` without building the dict (segment features read it on every write)."""
+        return len([v for v in self.intent.cart.values() if v > 0])
+
     def public_view(self, top: int = 10) -> dict[str, Any]:
         """The profile as the API returns it (contract section 2): readable times, top affinities."""
         b, p, i, r = self.behavior, self.preferences, self.intent, self.risk

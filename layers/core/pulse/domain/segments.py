@@ -118,7 +118,7 @@ def features(profile: UserProfile, at: float | None = None) -> dict[str, Any]:
     now = clock_of(profile) if at is None else at
     born = _born(profile)
     impressions, clicks = b.counts.get("ad_impression", 0), b.counts.get("ad_click", 0)
-    cart_items = len([q for q in intent.cart.values() if q > 0])  # len(profile.cart_items()), no dict built
+    cart_items = profile.cart_lines()
     age = profile.traits.get("age")
     return {
         "account_age_days": None if born is None else (now - born) / 86400.0,
