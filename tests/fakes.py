@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulse.domain.activity import Tally
 from pulse.domain.catalog import CatalogItem
@@ -30,6 +30,9 @@ from pulse.ports import (
     StoredProfile,
     TransientFailure,
 )
+
+if TYPE_CHECKING:
+    from pulse.recommend.artifacts import Fetched
 
 
 class MemoryProfileStore(ProfileStore, SegmentDirectory, DueProfiles):
@@ -175,12 +178,12 @@ class MemoryModelSource:
             raise ConnectionError("S3 unreachable")
         return self.pointer
 
-    def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]:
-        from pulse.recommend.artifacts import ArtifactError
+    def fetch(self, version: str) -> Fetched:
+        from pulse.recommend.artifacts import ArtifactError, Fetched
 
         if version not in self.versions:
             raise ArtifactError(f"version {version} cannot be read")
-        return self.versions[version]
+        return Fetched(*self.versions[version])
 
 
 class RefusingStore(ProfileStore):

@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from pulse.recommend.artifacts import Fetched
 from scripts.openapi import SPEC
 from tests.conftest import AwsStack
 from tests.integration.kit import ev, kinesis_event
@@ -22,7 +23,7 @@ class NoModel:
     def pointer_version(self) -> str | None:
         return None
 
-    def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]:
+    def fetch(self, version: str) -> Fetched:
         raise AssertionError("never fetched")
 
 

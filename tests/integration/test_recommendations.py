@@ -226,7 +226,7 @@ def test_an_s3_prefix_is_read_as_one_log_across_its_objects(aws_stack: AwsStack)
 
 def test_a_version_is_read_in_parallel_byte_ranges_and_verified(aws_stack: AwsStack, monkeypatch) -> None:
     from pulse.adapters import model_store
-    from pulse.recommend.artifacts import load_model
+    from pulse.recommend.artifacts import digest, load_model
     from training.publish import publish
     from training.train import manifest_for
 
@@ -235,5 +235,6 @@ def test_a_version_is_read_in_parallel_byte_ranges_and_verified(aws_stack: AwsSt
     publish(s3, bucket, "ranged", result.files, manifest_for("ranged", result))
     monkeypatch.setattr(model_store, "PART_BYTES", 1000)  # the tiny model's larger files in several ranges
     assert max(len(d) for d in result.files.values()) > 3 * 1000
-    manifest, files = model_store.fetch_version(s3, bucket, "ranged")
-    assert files == result.files and load_model("ranged", manifest, files).n_items == 48
+    manifest, files, digests = model_store.fetch_version(s3, bucket, "ranged")
+    assert files == result.files and load_model("ranged", manifest, files, digests).n_items == 48
+    assert digests == {name: digest(data) for name, data in files.items()}  # hashed as read, from these bytes

@@ -40,6 +40,19 @@ def test_tampered_or_truncated_files_are_refused(trained, damage) -> None:
         load_model("v1", manifest, files)
 
 
+def test_digests_the_reader_computed_are_compared_instead_of_hashing_again(trained) -> None:
+    manifest, files = version_files(trained, "v1")
+    digests = {name: digest(data) for name, data in files.items()}
+    assert load_model("v1", manifest, files, digests).n_items == 48
+    wrong = digests | {"transitions.npz": digest(b"something else")}
+    with pytest.raises(ArtifactError, match=r"transitions\.npz"):
+        load_model("v1", manifest, files, wrong)
+    data = bytearray(files["transitions.npz"])
+    data[len(data) // 2] ^= 0xFF  # a digest missing from the reader's is computed here
+    with pytest.raises(ArtifactError, match=r"transitions\.npz"):
+        load_model("v1", manifest, files | {"transitions.npz": bytes(data)}, {"ranker.json": digests["ranker.json"]})
+
+
 def test_pickled_arrays_are_refused_even_with_a_matching_manifest(trained) -> None:
     manifest, files = version_files(trained, "v1")
     buffer = io.BytesIO()

@@ -10,6 +10,7 @@ from pulse.domain.events import parse_event
 from pulse.domain.updater import PositionedEvent, apply_user_events
 from pulse.errors import ModelUnavailable, UnknownItem, UnknownSegment, UnknownUser
 from pulse.http.cursor import encode_cursor
+from pulse.recommend.artifacts import Fetched
 from pulse.services import collect, profiles, recommendations
 from pulse.services.model_holder import ModelHolder, loaded_model
 from tests.fakes import MemoryModelSource, MemoryProfileStore, MemoryPublisher
@@ -132,7 +133,7 @@ def test_a_new_version_loads_in_the_background_while_the_current_one_answers(sou
     release = threading.Event()
 
     class SlowSource(MemoryModelSource):
-        def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]:
+        def fetch(self, version: str) -> Fetched:
             if version != "v1":
                 assert release.wait(10)  # the download of a large model
             return super().fetch(version)

@@ -9,7 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pulse.adapters.aws import s3_client
 from pulse.config import Settings
-from pulse.recommend.artifacts import MANIFEST, POINTER_KEY, ArtifactError, version_prefix
+from pulse.recommend.artifacts import MANIFEST, POINTER_KEY, ArtifactError, Fetched, digest, version_prefix
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -57,10 +57,12 @@ PART_BYTES = 64 * 1024 * 1024
 READERS = 8
 
 
-def fetch_version(s3: "S3Client", bucket: str, version: str) -> tuple[bytes, dict[str, bytes]]:
+def fetch_version(s3: "S3Client", bucket: str, version: str) -> Fetched:
     """The manifest and every file it lists, read in parallel (files over ``PART_BYTES`` as byte
-    ranges, as S3 recommends for throughput); ``ArtifactError`` when they cannot be read. The
-    manifest's sizes only plan the ranges: the files are verified against it afterwards."""
+    ranges, as S3 recommends for throughput) and hashed on the same threads (hashlib lets go of the
+    GIL: the files of a 1M-item model hash in half the time on two cores); ``ArtifactError`` when they
+    cannot be read. The manifest's sizes only plan the ranges: the files are verified against it
+    afterwards."""
     prefix = version_prefix(version)
     try:
         manifest_bytes = s3.get_object(Bucket=bucket, Key=prefix + MANIFEST)["Body"].read()
@@ -81,13 +83,14 @@ def fetch_version(s3: "S3Client", bucket: str, version: str) -> tuple[bytes, dic
 
         with ThreadPoolExecutor(READERS) as pool:
             pieces = list(pool.map(read, parts))
-        chunks: dict[str, list[bytes]] = {}
-        for (name, _, _), piece in zip(parts, pieces, strict=True):
-            chunks.setdefault(name, []).append(piece)
-        files = {name: b"".join(chunk) if len(chunk) > 1 else chunk[0] for name, chunk in chunks.items()}
+            chunks: dict[str, list[bytes]] = {}
+            for (name, _, _), piece in zip(parts, pieces, strict=True):
+                chunks.setdefault(name, []).append(piece)
+            files = {name: b"".join(chunk) if len(chunk) > 1 else chunk[0] for name, chunk in chunks.items()}
+            digests = dict(zip(files, pool.map(digest, files.values()), strict=True))
     except (ClientError, BotoCoreError, ValueError, AttributeError, TypeError) as exc:
         raise ArtifactError(f"version {version} cannot be read: {exc}") from exc
-    return manifest_bytes, files
+    return Fetched(manifest_bytes, files, digests)
 
 
 class S3Models:
@@ -116,7 +119,7 @@ class S3Models:
         with ThreadPoolExecutor(READERS) as pool:
             return dict(zip(versions, pool.map(self.manifest, versions), strict=True))
 
-    def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]:
+    def fetch(self, version: str) -> Fetched:
         return fetch_version(self.s3, self.bucket, version)
 
     def pointer(self) -> dict[str, Any] | None:

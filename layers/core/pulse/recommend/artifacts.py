@@ -16,9 +16,9 @@ import io
 import json
 import struct
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import ValidationError
@@ -42,6 +42,16 @@ class ArtifactError(Exception):
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+class Fetched(NamedTuple):
+    """A version as read from where it is kept: the manifest's bytes, the files, and each file's
+    SHA-256 when the reader computed it from those bytes as it went (``verify`` then compares it
+    instead of hashing the files again)."""
+
+    manifest: bytes
+    files: dict[str, bytes]
+    digests: Mapping[str, str] | None = None
 
 
 def version_prefix(version: str) -> str:
@@ -105,8 +115,9 @@ def _stored_array(data: bytes, info: zipfile.ZipInfo) -> np.ndarray:
     return array.reshape(shape, order="F" if fortran else "C")
 
 
-def verify(manifest_bytes: bytes, files: dict[str, bytes]) -> dict[str, Any]:
-    """Check the manifest against the files; returns the manifest."""
+def verify(manifest_bytes: bytes, files: dict[str, bytes], digests: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Check the manifest against the files (``digests``: their SHA-256 computed by the reader from
+    these bytes, see ``Fetched``); returns the manifest."""
     try:
         manifest = json.loads(manifest_bytes)
     except ValueError as exc:
@@ -127,7 +138,8 @@ def verify(manifest_bytes: bytes, files: dict[str, bytes]) -> dict[str, Any]:
         data = files.get(name)
         if data is None:
             raise ArtifactError(f"{name}: listed in the manifest but missing")
-        if len(data) != meta.get("size") or digest(data) != meta.get("sha256"):
+        known = digests.get(name) if digests else None
+        if len(data) != meta.get("size") or (known or digest(data)) != meta.get("sha256"):
             raise ArtifactError(f"{name}: size or SHA-256 does not match the manifest")
     return manifest
 
@@ -185,9 +197,11 @@ def model_files(model: RecModel, narrow: bool = True) -> dict[str, bytes]:
     }
 
 
-def load_model(version: str, manifest_bytes: bytes, files: dict[str, bytes]) -> RecModel:
+def load_model(
+    version: str, manifest_bytes: bytes, files: dict[str, bytes], digests: Mapping[str, str] | None = None
+) -> RecModel:
     """Verify and decode a model version; raises ``ArtifactError`` for anything unsafe or inconsistent."""
-    manifest = verify(manifest_bytes, files)
+    manifest = verify(manifest_bytes, files, digests)
     try:
         catalog = json.loads(files["catalog.json"])
         ranker = RankerSpec.model_validate_json(files["ranker.json"])

@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from pulse.errors import ModelUnavailable
-from pulse.recommend.artifacts import ArtifactError, RecModel, load_model
+from pulse.recommend.artifacts import ArtifactError, Fetched, RecModel, load_model
 from pulse.recommend.scorer import Scorer
 from pulse.services.catalog_view import CatalogView, apply_availability
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class ModelSource(Protocol):
     def pointer_version(self) -> str | None: ...
 
-    def fetch(self, version: str) -> tuple[bytes, dict[str, bytes]]: ...
+    def fetch(self, version: str) -> Fetched: ...
 
 
 @dataclass
