@@ -8,8 +8,9 @@ the worst case; and at 1M also the lists a model trained on 5M events has) and f
   profiles (1,000 events) with explanations alone;
 - handler latency p50/p99 in-process with DynamoDB on moto (up to 100k items; moto is not DynamoDB),
   the heap frozen after the first request as the function freezes it (``pulse.heap``);
-- cold start: a fresh process importing the real API handler, then reading the promoted model from a
-  moto server's S3 (the local stack's), verifying and decoding it; its resident memory after.
+- cold start: a fresh process running the real API handler's init as Lambda does (its imports, the
+  promoted model read from a moto server's S3, the local stack's, while it imports, verified and
+  decoded); apart, in a process that imports first and loads on its first call; resident memory after.
 """
 
 from __future__ import annotations
@@ -103,12 +104,12 @@ t0 = time.perf_counter()
 import importlib.util
 spec = importlib.util.spec_from_file_location("api_app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)  # the real handler and its imports (the init-time load is off here)
+spec.loader.exec_module(module)  # the real handler's init: its imports (and in Lambda, the model)
 t1 = time.perf_counter()
-version = module.dependencies().holder.current().model.version  # what init does in Lambda: read, verify, decode
+version = module.dependencies().holder.current().model.version  # outside Lambda: the first request's load
 t2 = time.perf_counter()
 rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
-print(json.dumps({"imports": t1 - t0, "load": t2 - t1, "peak_mb": rss / 1024, "version": version}))
+print(json.dumps({"init": t1 - t0, "after": t2 - t1, "peak_mb": rss / 1024, "version": version}))
 """
 
 
@@ -147,17 +148,22 @@ def cold_start(files: dict[str, bytes], version: str) -> dict[str, float]:
             MODEL_BUCKET=bucket,
         )
         app = str(ROOT / "functions" / "api" / "app.py")
-        runs = []
+        runs: dict[str, list[dict[str, Any]]] = {"lambda": [], "split": []}
         for _ in range(3):
-            done = subprocess.run(
-                [sys.executable, "-c", COLD_START, app], env=env, check=True, capture_output=True, text=True
-            )
-            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        assert all(r["version"] == version for r in runs), runs
+            for kind, extra in (("lambda", {"AWS_LAMBDA_FUNCTION_NAME": "bench-api"}), ("split", {})):
+                done = subprocess.run(
+                    [sys.executable, "-c", COLD_START, app], env=env | extra, check=True, capture_output=True, text=True
+                )
+                runs[kind].append(json.loads(done.stdout.strip().splitlines()[-1]))
+        assert all(r["version"] == version for rs in runs.values() for r in rs), runs
     finally:
         server.stop()
-    median = {key: float(np.median([r[key] for r in runs])) for key in ("imports", "load")}
-    return median | {"seconds": median["imports"] + median["load"], "peak_mb": max(r["peak_mb"] for r in runs)}
+    # in Lambda (the headline), init downloads the model while it imports and loads it before any
+    # request; "split" imports first and loads on the first call: the two parts apart
+    seconds = float(np.median([r["init"] + r["after"] for r in runs["lambda"]]))
+    imports, load = (float(np.median([r[key] for r in runs["split"]])) for key in ("init", "after"))
+    peak = max(r["peak_mb"] for rs in runs.values() for r in rs)
+    return {"seconds": seconds, "imports": imports, "load": load, "peak_mb": peak}
 
 
 def handler_latency(files: dict[str, bytes], version: str, requests: int) -> str:
@@ -255,8 +261,8 @@ def main() -> None:
             del model
             cold = cold_start(files, folder.name)
             print(
-                f"  cold start (real handler + model from S3 on moto): {cold['seconds']:.2f} s "
-                f"(imports {cold['imports']:.2f} s, model {cold['load']:.2f} s), memory {cold['peak_mb']:.0f} MB",
+                f"  cold start (real handler's init + model from S3 on moto): {cold['seconds']:.2f} s "
+                f"(apart: imports {cold['imports']:.2f} s, model {cold['load']:.2f} s), RSS {cold['peak_mb']:.0f} MB",
                 flush=True,
             )
     print(f"bench process peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

@@ -8,6 +8,12 @@ import os
 import time
 from typing import Annotated, Any
 
+from pulse.adapters.model_prefetch import prefetch_promoted
+from pulse.config import get_settings
+
+# In Lambda, the promoted model downloads on a thread from here on, while the rest imports (init)
+PREFETCH = prefetch_promoted(get_settings())
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.depends import Depends
@@ -63,7 +69,7 @@ def _reload_failed(version: str, reason: str) -> None:
     logger.error("model version refused", extra={"refused_version": version, "reason": reason})
 
 
-dependencies = Provider(lambda: build_api(on_model_failure=_reload_failed))
+dependencies = Provider(lambda: build_api(on_model_failure=_reload_failed, prefetch=PREFETCH))
 
 
 def _load_model_during_init() -> None:

@@ -39,6 +39,7 @@ from pulse.services.recommendations import Serving
 from pulse.services.segment_definitions import RuntimeCatalog
 
 if TYPE_CHECKING:
+    from pulse.adapters.model_prefetch import Prefetch
     from pulse.adapters.model_store import S3ModelSource
     from pulse.services.overview import StackHealth
 
@@ -178,7 +179,7 @@ def install_segment_catalog(definitions: SegmentDefinitions, settings: Settings)
     return runtime
 
 
-def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
+def build_api(on_model_failure: Callable[[str, str], None], prefetch: "Prefetch | None" = None) -> ApiDependencies:
     from pulse.adapters.activity_store import DynamoActivityStore
     from pulse.adapters.catalog_store import DynamoCatalogStore
     from pulse.adapters.erasure import S3ErasureJobs, SqsErasureQueue
@@ -193,7 +194,7 @@ def build_api(on_model_failure: Callable[[str, str], None]) -> ApiDependencies:
 
     settings = get_settings()
     catalog = CatalogView(DynamoCatalogStore(settings), settings.catalog_refresh_seconds)
-    source = S3ModelSource(settings)
+    source = S3ModelSource(settings, prefetch)
     holder = ModelHolder(
         source, settings.model_refresh_seconds, on_failure=on_model_failure, catalog=catalog, background=True
     )

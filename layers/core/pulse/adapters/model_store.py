@@ -14,6 +14,8 @@ from pulse.recommend.artifacts import MANIFEST, POINTER_KEY, ArtifactError, Fetc
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from pulse.adapters.model_prefetch import Prefetch
+
 
 def read_pointer(s3: "S3Client", bucket: str) -> dict[str, Any] | None:
     """The promotion pointer, or None when nothing has been promoted yet."""
@@ -134,10 +136,16 @@ class S3Models:
 
 
 class S3ModelSource(S3Models):
-    """The served model's source (``ModelHolder``) and the bucket's versions (``model_versions``)."""
+    """The served model's source (``ModelHolder``) and the bucket's versions (``model_versions``);
+    ``prefetch``: the promoted version's files, read while the function initialised."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, prefetch: "Prefetch | None" = None) -> None:
         super().__init__(s3_client(settings), settings.model_bucket)
+        self.prefetch = prefetch
+
+    def fetch(self, version: str) -> Fetched:
+        fetched = self.prefetch.take(version) if self.prefetch is not None else None
+        return fetched or super().fetch(version)
 
     def pointer_version(self) -> str | None:
         pointer = self.pointer()
