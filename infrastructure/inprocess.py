@@ -15,7 +15,9 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 @contextmanager
 def function_on_moto(logical_id: str, stack_name: str = "bench") -> Iterator[tuple[FunctionSpec, Handler]]:
-    """Create the template's resources in moto, set the function's environment, import its handler."""
+    """Create the template's resources in moto, set the function's environment, import its handler.
+    On the way out, the segment definitions its wiring installed (read from moto's tables) are
+    uninstalled: the process goes on with the built-in ones, not a table that is gone."""
     import boto3
     from moto import mock_aws
 
@@ -24,6 +26,7 @@ def function_on_moto(logical_id: str, stack_name: str = "bench") -> Iterator[tup
     from infrastructure.resources import create_all
     from pulse.adapters import aws
     from pulse.config import get_settings
+    from pulse.domain import segments
 
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -38,4 +41,7 @@ def function_on_moto(logical_id: str, stack_name: str = "bench") -> Iterator[tup
         os.environ.update(spec.environment)
         get_settings.cache_clear()
         aws.client.cache_clear()
-        yield spec, load_handler(spec)
+        try:
+            yield spec, load_handler(spec)
+        finally:
+            segments.use_catalog(None)
