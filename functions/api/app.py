@@ -82,6 +82,9 @@ def _load_model_during_init() -> None:
         dependencies().holder.current()
     except Exception as exc:  # noqa: BLE001  # init must never fail: requests retry and report
         logger.info("no model loaded during init", extra={"reason": f"{type(exc).__name__}: {exc}"})
+    finally:
+        if PREFETCH is not None:
+            PREFETCH.discard()  # files the holder did not take (the pointer moved) are not kept
 
 
 _load_model_during_init()

@@ -53,6 +53,18 @@ def test_the_prefetched_files_are_taken_once_for_their_version(promoted, monkeyp
         source.fetch("v1")
 
 
+def test_files_nobody_took_are_let_go(promoted, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "pulse-ApiFunction")
+    early, late = prefetch_promoted(get_settings()), prefetch_promoted(get_settings())
+    assert early is not None and late is not None
+    early._thread.join()
+    early.discard()  # after the download: its files are dropped
+    late.discard()  # before it ends: the thread keeps nothing
+    late._thread.join()
+    assert early._fetched is None and late._fetched is None
+    assert early.take("v1") is None and late.take("v1") is None
+
+
 def test_a_failed_prefetch_leaves_the_read_and_its_error_to_the_holder(
     promoted, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,11 +25,13 @@ log = logging.getLogger(__name__)
 
 
 class Prefetch:
-    """One version's files, read on a daemon thread; ``take`` hands them over once."""
+    """One version's files, read on a daemon thread; ``take`` hands them over once, ``discard`` lets
+    them go if nothing took them (a whole model must not stay in memory beside the one served)."""
 
     def __init__(self, s3: "S3Client", bucket: str, version: str) -> None:
         self.version: str | None = version
         self._fetched: Fetched | None = None
+        self._lock = threading.Lock()
         self._thread = threading.Thread(
             target=self._read, args=(s3, bucket, version), name="model-prefetch", daemon=True
         )
@@ -37,17 +39,26 @@ class Prefetch:
 
     def _read(self, s3: "S3Client", bucket: str, version: str) -> None:
         try:
-            self._fetched = fetch_version(s3, bucket, version)
+            fetched = fetch_version(s3, bucket, version)
         except Exception as exc:  # noqa: BLE001  # the holder reads the version again and reports why
             log.info("model prefetch failed: %s", exc)
+            return
+        with self._lock:
+            self._fetched = fetched if self.version is not None else None
 
     def take(self, version: str) -> Fetched | None:
         """The files of ``version`` if that is what was prefetched (waits for the download), once."""
         if version != self.version:
             return None
         self._thread.join()
-        fetched, self._fetched, self.version = self._fetched, None, None
+        with self._lock:
+            fetched, self._fetched, self.version = self._fetched, None, None
         return fetched
+
+    def discard(self) -> None:
+        """Nothing takes the files from now on (init is over: the pointer may have moved meanwhile)."""
+        with self._lock:
+            self._fetched, self.version = None, None
 
 
 def prefetch_promoted(settings: Settings) -> Prefetch | None:
