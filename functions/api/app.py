@@ -11,8 +11,10 @@ from typing import Annotated, Any
 from pulse.adapters.model_prefetch import prefetch_promoted
 from pulse.config import get_settings
 
-# In Lambda, the promoted model downloads on a thread from here on, while the rest imports (init)
-PREFETCH = prefetch_promoted(get_settings())
+# In Lambda the model is read during init (elsewhere, tests and the local stack's tools, on first use):
+# the promoted version downloads on a thread from here on, while the rest imports
+IN_LAMBDA = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+PREFETCH = prefetch_promoted(get_settings()) if IN_LAMBDA else None
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -76,7 +78,7 @@ def _load_model_during_init() -> None:
     """In a Lambda environment, read and verify the promoted model while the function initialises
     (init runs at full CPU, before any caller waits), not on the first request. Without a model, or
     if S3 cannot be read now, the first request tries again."""
-    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    if not IN_LAMBDA:
         return
     try:
         dependencies().holder.current()

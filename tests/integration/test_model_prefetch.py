@@ -37,9 +37,8 @@ def test_the_api_init_downloads_the_promoted_model_and_serves_it(
     assert module.dependencies().holder.version == "v1"
 
 
-def test_the_prefetched_files_are_taken_once_for_their_version(promoted, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_prefetched_files_are_taken_once_for_their_version(promoted) -> None:
     s3, bucket = promoted
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "pulse-ApiFunction")
     prefetch = prefetch_promoted(get_settings())
     assert prefetch is not None and prefetch.version == "v1"
     source = S3ModelSource(get_settings(), prefetch)
@@ -53,8 +52,7 @@ def test_the_prefetched_files_are_taken_once_for_their_version(promoted, monkeyp
         source.fetch("v1")
 
 
-def test_files_nobody_took_are_let_go(promoted, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "pulse-ApiFunction")
+def test_files_nobody_took_are_let_go(promoted) -> None:
     early, late = prefetch_promoted(get_settings()), prefetch_promoted(get_settings())
     assert early is not None and late is not None
     early._thread.join()
@@ -65,24 +63,22 @@ def test_files_nobody_took_are_let_go(promoted, monkeypatch: pytest.MonkeyPatch)
     assert early.take("v1") is None and late.take("v1") is None
 
 
-def test_a_failed_prefetch_leaves_the_read_and_its_error_to_the_holder(
-    promoted, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_prefetch_leaves_the_read_and_its_error_to_the_holder(promoted) -> None:
     s3, bucket = promoted
     s3.delete_object(Bucket=bucket, Key="models/v1/ranker.json")  # listed in the manifest, missing
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "pulse-ApiFunction")
     prefetch = prefetch_promoted(get_settings())
     assert prefetch is not None and prefetch.take("v1") is None
     with pytest.raises(ArtifactError, match="cannot be read"):
         S3ModelSource(get_settings(), prefetch).fetch("v1")
 
 
-def test_no_prefetch_outside_lambda_without_a_promoted_model_or_a_bucket(
-    aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_prefetch_outside_lambda(aws_stack: AwsStack, promoted, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
-    assert prefetch_promoted(get_settings()) is None  # tests and the local stack load on first use
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "pulse-ApiFunction")
+    aws_stack.handler("ApiFunction")
+    assert aws_stack.modules["ApiFunction"].PREFETCH is None  # tests and the local stack load on first use
+
+
+def test_no_prefetch_without_a_promoted_model_or_a_bucket(aws_stack: AwsStack) -> None:
     assert prefetch_promoted(get_settings()) is None  # nothing promoted yet
     settings = get_settings().model_copy(update={"model_bucket": "no-such-bucket"})
     assert prefetch_promoted(settings) is None  # S3 unreadable now: init goes on

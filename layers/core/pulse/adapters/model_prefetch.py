@@ -9,7 +9,6 @@ with its own error). Only the first load of a process uses it: later versions ar
 """
 
 import logging
-import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -62,12 +61,10 @@ class Prefetch:
 
 
 def prefetch_promoted(settings: Settings) -> Prefetch | None:
-    """Start reading the promoted version, in a Lambda environment only (elsewhere, tests and the local
-    stack, models load when first asked for); None when nothing is promoted or S3 cannot be read now.
-    The pointer is read here, in the caller's thread: the SDK's lazily imported modules for a
-    GetObject are imported before the thread starts, not while the caller imports others."""
-    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-        return None
+    """Start reading the promoted version (the API's init, in Lambda); None when nothing is promoted
+    or S3 cannot be read now. The pointer is read here, in the caller's thread: the SDK's lazily
+    imported modules for a GetObject are imported before the thread starts, not while the caller
+    imports others."""
     try:
         s3 = s3_client(settings)
         pointer = read_pointer(s3, settings.model_bucket)
