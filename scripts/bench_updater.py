@@ -2,6 +2,9 @@
 
 Reports, for batch sizes 100 and 1,000 with 100 and 10,000 distinct users:
 - events/s through the domain code (parse, group by user, apply; profiles kept in memory);
+- the same with the store's codec (every profile decoded from its compressed bytes on each batch),
+  and with the codec behind the updater's cache of the profiles it wrote (``UPDATER_PROFILE_CACHE``'s
+  default), as deployed;
 - events/s through the Lambda handler on moto (in-process DynamoDB and SQS);
 - DynamoDB write calls per batch (counted at pynamodb's dispatch), against users per batch.
 The process first imports the updater's handler module and freezes the heap, as a container does
@@ -31,9 +34,11 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 from pulse import heap  # noqa: E402
 from pulse.adapters.codec import decode_state, encode_state  # noqa: E402
+from pulse.config import Settings  # noqa: E402
 from pulse.domain.updater import ProfileUpdate  # noqa: E402
 from pulse.ports import DeadLetter, DeadLetterSink, ProfileStore, StoredProfile  # noqa: E402
 from pulse.services.ingest import StreamRecord, process_batch  # noqa: E402
+from pulse.services.profile_cache import CachedProfileStore  # noqa: E402
 
 KINDS = ["view"] * 6 + ["click", "add_to_cart", "purchase", "rate", "like", "search", "ad_impression"]
 CONCURRENCY = (1, 2, 4, 8)
@@ -108,10 +113,20 @@ def records(payloads: list[bytes], first_seq: int) -> list[StreamRecord]:
 
 
 def bench_domain(
-    batch: int, users: int, total: int, codec: bool = False, round_trip_ms: float = 0.0, concurrency: int = 1
+    batch: int,
+    users: int,
+    total: int,
+    codec: bool = False,
+    round_trip_ms: float = 0.0,
+    concurrency: int = 1,
+    cached: bool = False,
 ) -> float:
     payloads = make_events(total, users, seed=batch + users, start=time.time() - 86400)
-    store, letters = InMemoryStore(codec, round_trip_ms, 2 * round_trip_ms), NoLetters()
+    store: ProfileStore = InMemoryStore(codec, round_trip_ms, 2 * round_trip_ms)
+    if cached:  # as the updater's wiring builds it, with the template's defaults
+        defaults = Settings.model_validate({})
+        store = CachedProfileStore(store, defaults.updater_profile_cache, defaults.updater_profile_cache_seconds)
+    letters = NoLetters()
     started = time.perf_counter()
     for start in range(0, total, batch):
         batch_records = records(payloads[start : start + batch], start + 1)
@@ -197,19 +212,20 @@ def main() -> None:
 
         heap.settle(force=True)  # what the updater does once its dependencies are built (pulse.heap)
     print(
-        f"{'batch':>6} {'users':>7} {'domain ev/s':>12} {'+codec ev/s':>12} {'handler ev/s (moto)':>20} "
-        f"{'writes/batch':>13} {'users/batch':>12}"
+        f"{'batch':>6} {'users':>7} {'domain ev/s':>12} {'+codec ev/s':>12} {'+codec cached':>14} "
+        f"{'handler ev/s (moto)':>20} {'writes/batch':>13} {'users/batch':>12}"
     )
     for batch in (100, 1000):
         for users in (100, 10_000):
             domain = bench_domain(batch, users, args.domain_events)
             codec = bench_domain(batch, users, args.domain_events, codec=True)
+            cached = bench_domain(batch, users, args.domain_events, codec=True, cached=True)
             handler, writes, distinct = (float("nan"),) * 3
             if not args.skip_handler:
                 handler, writes, distinct = bench_handler(batch, users, args.handler_batches)
             print(
-                f"{batch:>6} {users:>7} {domain:>12,.0f} {codec:>12,.0f} {handler:>20,.0f} {writes:>13.1f} "
-                f"{distinct:>12.1f}",
+                f"{batch:>6} {users:>7} {domain:>12,.0f} {codec:>12,.0f} {cached:>14,.0f} {handler:>20,.0f} "
+                f"{writes:>13.1f} {distinct:>12.1f}",
                 flush=True,
             )
     if not args.round_trip_ms:

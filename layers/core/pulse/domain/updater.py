@@ -108,16 +108,20 @@ def apply_user_events(
     half_life_days: float,
     impressions_tracked: bool = True,
     attribution: Attribution | None = None,
+    after_version: int = 0,
 ) -> ProfileUpdate:
     """Fold ``events`` (one user's, in stream order) into ``state``, in place, and return the update.
 
     Callers pass a freshly loaded state (the store decodes a new object on every load), so no copy is
     made: copying a large profile cost more than applying a batch to it. ``now`` is the processor's
     clock; it only stamps ``created_at`` / ``updated_at``. ``attribution`` names the experiment variant
-    behind an event's ``recommendation_id``; its outcome is added to ``update.outcomes``.
+    behind an event's ``recommendation_id``; its outcome is added to ``update.outcomes``. A new
+    profile's versions start after ``after_version`` (the tombstone it replaces): a stored item's
+    version never repeats, which the updater's cache of written profiles relies on.
     """
     if state is None:
         state = ProfileState(profile=UserProfile.new(user_id, now, half_life_days))
+        state.profile.version = after_version
     profile = state.profile
     before = list(profile.segments)
     risk_before = (profile.risk.score, list(profile.risk.flags))

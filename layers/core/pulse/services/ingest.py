@@ -283,6 +283,7 @@ def _apply_user(
             half_life_days=half_life_days,
             impressions_tracked=impressions_tracked,
             attribution=attribution,
+            after_version=stored.version if stored and stored.is_tombstone else 0,
         )
         if not update.changed:
             return update, 0, conflicts

@@ -1,0 +1,123 @@
+"""The updater's cache of the profiles it wrote: reads skipped, never a write on a stale version."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pulse.domain.updater import ProfileUpdate
+from pulse.ports import StoreConflict, TransientFailure
+from pulse.services import profiles
+from pulse.services.ingest import StreamRecord, process_batch
+from pulse.services.profile_cache import CachedProfileStore
+from tests.fakes import MemoryDeadLetters, MemoryProfileStore
+
+T0 = 1_700_000_000.0
+
+
+def deliver(store: object, user: str, n: int, kind: str = "view") -> None:
+    body = {"event_id": f"{user}-{n}", "event_type": kind, "user_id": user, "timestamp": T0 + n, "item_id": f"i{n}"}
+    raw = json.dumps(body).encode()
+    outcome = process_batch([StreamRecord("s-0", str(n), raw)], store, MemoryDeadLetters(), 14, now=T0 + n)  # type: ignore[arg-type]
+    assert not outcome.failed
+
+
+def cached(inner: MemoryProfileStore, entries: int = 10, clock: list[float] | None = None) -> CachedProfileStore:
+    ticks = clock if clock is not None else [0.0]
+    return CachedProfileStore(inner, entries=entries, max_age=300.0, clock=lambda: ticks[0])
+
+
+def test_a_user_written_here_is_not_read_again() -> None:
+    inner = MemoryProfileStore()
+    store = cached(inner)
+    for n in range(1, 6):
+        deliver(store, "ann", n)
+    assert inner.reads == 1 and inner.writes == 5  # only the first batch read the (missing) profile
+    assert profiles.get_profile(inner, "ann").behavior.counts == {"view": 5}
+    assert (store.hits, store.misses) == (4, 1)
+
+
+def test_a_write_made_elsewhere_is_found_by_the_version_check_and_nothing_is_lost() -> None:
+    inner = MemoryProfileStore()
+    store, other = cached(inner), cached(inner)  # two updater containers on one table
+    deliver(store, "ann", 1)
+    deliver(other, "ann", 2)  # the profile moved on behind the first container's back
+    deliver(store, "ann", 3)  # its held version is stale: the write fails, it reads and applies again
+    assert inner.reads == 3 and (store.hits, store.misses) == (1, 2)
+    assert profiles.get_profile(inner, "ann").behavior.counts == {"view": 3}
+
+
+def test_an_erasure_elsewhere_is_not_undone_by_a_held_profile() -> None:
+    inner = MemoryProfileStore(tombstone_seconds=0.0, clock=lambda: T0 + 1.5)  # may come back at once
+    store = cached(inner)
+    deliver(store, "ann", 1, "purchase")
+    assert inner.erase("ann")  # the API erases her; the updater still holds her old profile
+    other = cached(inner)
+    deliver(other, "ann", 2)  # she comes back through another container: written once, as before
+    deliver(store, "ann", 3)  # the held version must not match the new profile's
+    profile = profiles.get_profile(inner, "ann")
+    assert profile.behavior.counts == {"view": 2}  # the purchase erased before stays erased
+    assert profile.version == 2 + 2  # versions went on from the tombstone's, never repeated
+
+
+def test_a_failed_write_leaves_nothing_held() -> None:
+    inner = MemoryProfileStore()
+    store = cached(inner)
+    deliver(store, "ann", 1)
+    real_save = inner.save
+
+    def failing(update: object, expected_version: int | None) -> None:
+        raise TransientFailure("throttled")
+
+    inner.save = failing  # type: ignore[method-assign]
+    body = {"event_id": "ann-2", "event_type": "view", "user_id": "ann", "timestamp": T0 + 2, "item_id": "i2"}
+    outcome = process_batch(
+        [StreamRecord("s-0", "2", json.dumps(body).encode())], store, MemoryDeadLetters(), 14, now=T0 + 2
+    )
+    assert outcome.failed == {"2"} and len(store) == 0  # the state applied in place was not kept
+    inner.save = real_save  # type: ignore[method-assign]
+    deliver(store, "ann", 2)  # Lambda re-delivers it: read again, applied once
+    assert profiles.get_profile(inner, "ann").behavior.counts == {"view": 2}
+
+
+def test_a_conflict_drops_the_entry() -> None:
+    inner = MemoryProfileStore()
+    store = cached(inner)
+    deliver(store, "ann", 1)
+    held = store.load("ann")
+    assert held is not None and len(store) == 0  # taken out: the caller applies it in place
+    with pytest.raises(StoreConflict):
+        store.save(ProfileUpdate(held.state), expected_version=held.version + 7)
+    assert len(store) == 0
+
+
+def test_only_the_latest_written_and_the_young_are_held() -> None:
+    inner = MemoryProfileStore()
+    clock = [0.0]
+    store = cached(inner, entries=2, clock=clock)
+    for n, user in enumerate(["ann", "bob", "cy"], start=1):
+        deliver(store, user, n)
+    assert len(store) == 2
+    reads = inner.reads
+    deliver(store, "ann", 4)  # the least recently written went first
+    assert inner.reads == reads + 1
+    clock[0] += 301.0
+    deliver(store, "cy", 5)  # held, but too old to be trusted
+    assert inner.reads == reads + 2
+    assert profiles.get_profile(inner, "cy").behavior.counts == {"view": 2}
+
+
+def test_no_entries_means_no_cache() -> None:
+    inner = MemoryProfileStore()
+    store = cached(inner, entries=0)
+    deliver(store, "ann", 1)
+    deliver(store, "ann", 2)
+    assert inner.reads == 2 and len(store) == 0
+
+
+def test_erasing_through_the_cache_forgets_the_user() -> None:
+    inner = MemoryProfileStore()
+    store = cached(inner)
+    deliver(store, "ann", 1)
+    assert store.erase("ann") and len(store) == 0
