@@ -3,7 +3,7 @@
 Reports, for batch sizes 100 and 1,000 with 100 and 10,000 distinct users:
 - events/s through the domain code (parse, group by user, apply; profiles kept in memory);
 - the same with the store's codec (every profile decoded from its compressed bytes on each batch),
-  and with the codec behind the updater's cache of the profiles it wrote (``UPDATER_PROFILE_CACHE``'s
+  and with the codec behind the updater's cache of the profiles it wrote (``UPDATER_PROFILE_CACHE_MB``'s
   default), as deployed;
 - events/s through the Lambda handler on moto (in-process DynamoDB and SQS);
 - DynamoDB write calls per batch (counted at pynamodb's dispatch), against users per batch.
@@ -125,7 +125,8 @@ def bench_domain(
     store: ProfileStore = InMemoryStore(codec, round_trip_ms, 2 * round_trip_ms)
     if cached:  # as the updater's wiring builds it, with the template's defaults
         defaults = Settings.model_validate({})
-        store = CachedProfileStore(store, defaults.updater_profile_cache, defaults.updater_profile_cache_seconds)
+        budget = defaults.updater_profile_cache_mb << 20
+        store = CachedProfileStore(store, budget, defaults.updater_profile_cache_seconds)
     letters = NoLetters()
     started = time.perf_counter()
     for start in range(0, total, batch):

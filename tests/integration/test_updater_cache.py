@@ -44,4 +44,4 @@ def test_a_returning_user_is_not_read_again_and_an_erasure_still_wins(aws_stack,
 def test_the_cache_is_the_templates_setting(aws_stack, updater) -> None:
     store = updater.dependencies().store
     assert type(store).__name__ == "CachedProfileStore"
-    assert store.entries == int(aws_stack.env.get("UPDATER_PROFILE_CACHE", 1000))
+    assert store.budget == int(aws_stack.env["UPDATER_PROFILE_CACHE_MB"]) << 20 > 0

@@ -10,7 +10,7 @@ from pulse.domain.updater import ProfileUpdate
 from pulse.ports import StoreConflict, TransientFailure
 from pulse.services import profiles
 from pulse.services.ingest import StreamRecord, process_batch
-from pulse.services.profile_cache import CachedProfileStore
+from pulse.services.profile_cache import CachedProfileStore, footprint
 from tests.fakes import MemoryDeadLetters, MemoryProfileStore
 
 T0 = 1_700_000_000.0
@@ -23,9 +23,9 @@ def deliver(store: object, user: str, n: int, kind: str = "view") -> None:
     assert not outcome.failed
 
 
-def cached(inner: MemoryProfileStore, entries: int = 10, clock: list[float] | None = None) -> CachedProfileStore:
+def cached(inner: MemoryProfileStore, budget: int = 1 << 20, clock: list[float] | None = None) -> CachedProfileStore:
     ticks = clock if clock is not None else [0.0]
-    return CachedProfileStore(inner, entries=entries, max_age=300.0, clock=lambda: ticks[0])
+    return CachedProfileStore(inner, budget=budget, max_age=300.0, clock=lambda: ticks[0])
 
 
 def test_a_user_written_here_is_not_read_again() -> None:
@@ -92,25 +92,51 @@ def test_a_conflict_drops_the_entry() -> None:
     assert len(store) == 0
 
 
-def test_only_the_latest_written_and_the_young_are_held() -> None:
+def footprint_of_one_event() -> int:
     inner = MemoryProfileStore()
-    clock = [0.0]
-    store = cached(inner, entries=2, clock=clock)
+    deliver(inner, "zed", 1)
+    stored = inner.load("zed")
+    assert stored is not None
+    return footprint(stored.state)
+
+
+def test_a_profiles_footprint_grows_with_its_lists() -> None:
+    inner = MemoryProfileStore()
+    for n in range(1, 4):
+        deliver(inner, "ann", n)
+    stored = inner.load("ann")
+    assert stored is not None
+    assert footprint(stored.state) == footprint_of_one_event() + 2 * 4 * 150  # interacted, items, recent, ids
+
+
+def test_only_the_latest_written_are_held_within_the_budget() -> None:
+    inner = MemoryProfileStore()
+    one = footprint_of_one_event()
+    store = cached(inner, budget=2 * one + 700)
     for n, user in enumerate(["ann", "bob", "cy"], start=1):
         deliver(store, user, n)
-    assert len(store) == 2
+    assert len(store) == 2 and store.held_bytes == 2 * one  # ann, the least recently written, went
     reads = inner.reads
-    deliver(store, "ann", 4)  # the least recently written went first
-    assert inner.reads == reads + 1
+    deliver(store, "cy", 4)
+    assert inner.reads == reads and store.held_bytes == 2 * one + 4 * 150  # cy grew: still within it
+    deliver(store, "ann", 5)
+    assert inner.reads == reads + 1 and len(store) == 1  # ann read again; bob then cy went for her
+
+
+def test_an_old_entry_is_read_again() -> None:
+    inner = MemoryProfileStore()
+    clock = [0.0]
+    store = cached(inner, clock=clock)
+    deliver(store, "cy", 1)
     clock[0] += 301.0
-    deliver(store, "cy", 5)  # held, but too old to be trusted
-    assert inner.reads == reads + 2
+    deliver(store, "cy", 2)  # held, but too old to be trusted
+    assert inner.reads == 2 and (store.hits, store.misses) == (0, 2)
     assert profiles.get_profile(inner, "cy").behavior.counts == {"view": 2}
 
 
-def test_no_entries_means_no_cache() -> None:
+def test_no_budget_means_no_cache() -> None:
     inner = MemoryProfileStore()
-    store = cached(inner, entries=0)
+    store = cached(inner, budget=0)
     deliver(store, "ann", 1)
     deliver(store, "ann", 2)
     assert inner.reads == 2 and len(store) == 0

@@ -51,9 +51,9 @@ class Settings(BaseModel):
     ad_impressions_tracked: bool = Field(True, alias="AD_IMPRESSIONS_TRACKED")
     # profile updater: users of one batch read and written at once (DynamoDB's connection pool holds 10)
     updater_user_concurrency: int = Field(8, ge=1, le=10, alias="UPDATER_USER_CONCURRENCY")
-    # profiles the updater keeps as it wrote them, to skip reading them back (0: off), and for how long
-    # (well under the day a tombstone lives: services/profile_cache.py)
-    updater_profile_cache: int = Field(1000, ge=0, le=100_000, alias="UPDATER_PROFILE_CACHE")
+    # memory (MiB) for the profiles the updater keeps as it wrote them, to skip reading them back (0: off),
+    # and for how long (well under the day a tombstone lives: services/profile_cache.py)
+    updater_profile_cache_mb: int = Field(256, ge=0, le=8192, alias="UPDATER_PROFILE_CACHE_MB")
     updater_profile_cache_seconds: float = Field(300.0, gt=0, le=3600, alias="UPDATER_PROFILE_CACHE_SECONDS")
     # the retraining function: the archive's window it reads, the events one run trains on at most (the
     # measured ceiling; above it the newest are kept), users its evaluation replays, the gate's margin

@@ -273,7 +273,7 @@ def build_updater() -> UpdaterDependencies:
     install_segment_catalog(DynamoSegmentDirectory(settings), settings)
     letters = SqsDeadLetterSink(settings)
     store = DynamoProfileStore(settings)
-    cache = settings.updater_profile_cache
+    cache = settings.updater_profile_cache_mb << 20
     return UpdaterDependencies(
         settings,
         CachedProfileStore(store, cache, settings.updater_profile_cache_seconds) if cache else store,

@@ -16,6 +16,13 @@ the day a tombstone lives at least, so a cached version cannot meet a different 
 
 A state handed out is owned by the caller (it is applied in place): the entry is taken out on
 ``load`` and only a successful ``save`` puts the saved state back.
+
+The bound is memory, not a count: a state's Python objects take about 5 KB plus 120 bytes per entry of
+its bounded lists (measured with tracemalloc on profiles of 5 to 2,000 events: 6.9 KB at 5 events,
+114 KB at 500, 142 KB at 2,000, short ids; ``footprint`` counts 150 bytes for UUID-length ones). A
+bound by count would either hold few of the many small profiles a busy shard writes, so most states
+are evicted unused (freeing them cold cost more than the hits saved: 5,770 against 6,760 events/s
+without a cache, for 10,000 users), or risk the function's memory with grown ones.
 """
 
 import threading
@@ -23,27 +30,41 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from pulse.domain.updater import ProfileUpdate
+from pulse.domain.updater import ProfileState, ProfileUpdate
 from pulse.ports import ProfileStore, StoredProfile
+
+BASE_BYTES = 5_000
+BYTES_PER_ENTRY = 150
+
+
+def footprint(state: ProfileState) -> int:
+    """About how many bytes of memory a decoded state takes (an upper estimate; see above)."""
+    b, items = state.profile.behavior, state.profile.preferences.items
+    entries = len(b.interacted) + len(b.purchased) + len(items.scores) + len(b.recent) + len(state.recent_event_ids)
+    return BASE_BYTES + BYTES_PER_ENTRY * entries
 
 
 class CachedProfileStore(ProfileStore):
     def __init__(
         self,
         inner: ProfileStore,
-        entries: int,
+        budget: int,
         max_age: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``budget``: bytes of decoded states held at most (by ``footprint``); ``max_age``: seconds."""
         self.inner = inner
-        self.entries, self.max_age, self._clock = entries, max_age, clock
-        self._held: OrderedDict[str, tuple[StoredProfile, float]] = OrderedDict()
+        self.budget, self.max_age, self._clock = budget, max_age, clock
+        self._held: OrderedDict[str, tuple[StoredProfile, float, int]] = OrderedDict()
         self._lock = threading.Lock()  # the updater applies a batch's users on threads
+        self.held_bytes = 0
         self.hits = self.misses = 0
 
     def load(self, user_id: str) -> StoredProfile | None:
         with self._lock:
             held = self._held.pop(user_id, None)
+            if held is not None:
+                self.held_bytes -= held[2]
             fresh = held is not None and self._clock() - held[1] <= self.max_age
             if fresh:
                 self.hits += 1
@@ -57,13 +78,15 @@ class CachedProfileStore(ProfileStore):
         user_id = update.state.profile.user_id
         self.forget(user_id)
         self.inner.save(update, expected_version)  # a failure leaves nothing held: the next load reads
-        if self.entries <= 0:
+        size = footprint(update.state)
+        if size > self.budget:
             return
         saved = StoredProfile(update.state, update.state.profile.version)
         with self._lock:
-            self._held[user_id] = (saved, self._clock())
-            while len(self._held) > self.entries:
-                self._held.popitem(last=False)  # the least recently written
+            self._held[user_id] = (saved, self._clock(), size)
+            self.held_bytes += size
+            while self.held_bytes > self.budget:
+                self.held_bytes -= self._held.popitem(last=False)[1][2]  # the least recently written
 
     def load_many(self, user_ids: Sequence[str]) -> dict[str, StoredProfile]:
         return self.inner.load_many(user_ids)
@@ -74,7 +97,9 @@ class CachedProfileStore(ProfileStore):
 
     def forget(self, user_id: str) -> None:
         with self._lock:
-            self._held.pop(user_id, None)
+            held = self._held.pop(user_id, None)
+            if held is not None:
+                self.held_bytes -= held[2]
 
     def __len__(self) -> int:
         return len(self._held)
