@@ -50,9 +50,10 @@ class CachedProfileStore(ProfileStore):
         inner: ProfileStore,
         budget: int,
         max_age: float,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        """``budget``: bytes of decoded states held at most (by ``footprint``); ``max_age``: seconds."""
+        """``budget``: bytes of decoded states held at most (by ``footprint``); ``max_age``: seconds, by
+        the wall clock (a frozen Lambda container's monotonic clock need not count the time it slept)."""
         self.inner = inner
         self.budget, self.max_age, self._clock = budget, max_age, clock
         self._held: OrderedDict[str, tuple[StoredProfile, float, int]] = OrderedDict()
