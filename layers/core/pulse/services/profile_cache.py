@@ -17,12 +17,13 @@ the day a tombstone lives at least, so a cached version cannot meet a different 
 A state handed out is owned by the caller (it is applied in place): the entry is taken out on
 ``load`` and only a successful ``save`` puts the saved state back.
 
-The bound is memory, not a count: a state's Python objects take about 5 KB plus 120 bytes per entry of
-its bounded lists (measured with tracemalloc on profiles of 5 to 2,000 events: 6.9 KB at 5 events,
-114 KB at 500, 142 KB at 2,000, short ids; ``footprint`` counts 150 bytes for UUID-length ones). A
-bound by count would either hold few of the many small profiles a busy shard writes, so most states
-are evicted unused (freeing them cold cost more than the hits saved: 5,770 against 6,760 events/s
-without a cache, for 10,000 users), or risk the function's memory with grown ones.
+The bound is memory, not a count. ``footprint`` is an upper estimate of a state's Python objects:
+16 KB plus 150 bytes per entry of its largest bounded lists. Measured with tracemalloc, UUID item and
+event ids, profiles of 5 / 50 / 500 / 2,000 events: 7.8 / 43.3 / 150.7 / 181.5 KB, estimated 18.8 /
+44 / 164 / 203 KB (short ids take a fifth less). A bound by count would either hold few of the many
+small profiles a busy shard writes, so most states are evicted unused (freeing them cold cost more
+than the hits saved: 5,770 against 6,760 events/s without a cache, for 10,000 users), or risk the
+function's memory with grown ones.
 """
 
 import threading
@@ -33,7 +34,7 @@ from collections.abc import Callable, Sequence
 from pulse.domain.updater import ProfileState, ProfileUpdate
 from pulse.ports import ProfileStore, StoredProfile
 
-BASE_BYTES = 5_000
+BASE_BYTES = 16_000
 BYTES_PER_ENTRY = 150
 
 
