@@ -1,6 +1,7 @@
 """The updater handler on moto keeps the profiles it wrote: no read for a returning user, and a write
 made elsewhere (here an erasure through the API) still wins."""
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -26,12 +27,15 @@ def calls() -> Iterator[Counter[str]]:
     Connection.dispatch = original  # type: ignore[method-assign]
 
 
-def test_a_returning_user_is_not_read_again_and_an_erasure_still_wins(aws_stack, updater, calls) -> None:
+def test_a_returning_user_is_not_read_again_and_an_erasure_still_wins(aws_stack, updater, calls, capsys) -> None:
     api = Api(aws_stack)
     assert updater(kinesis_event([ev(1, "ida", "purchase", value=9.0)])) == {"batchItemFailures": []}
     assert calls["GetItem"] == 1
+    capsys.readouterr()
     assert updater(kinesis_event([ev(2, "ida")], first_seq=2)) == {"batchItemFailures": []}
     assert calls["GetItem"] == 1  # the second batch applied to what the first one wrote
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m["ProfileReadsSkipped"] for m in emf] == [[1.0]]  # what the dashboard charts
     assert profile(api, "ida")[1]["behavior"]["counts"] == {"purchase": 1, "view": 1}
 
     assert api("DELETE", "/users/ida", {"user_id": "ida"})[0] == 204  # the API writes the tombstone
