@@ -87,3 +87,13 @@ def test_fields_from_older_versions_are_ignored_and_missing_ones_defaulted() -> 
 def test_a_damaged_blob_is_named_undecodable(blob: bytes) -> None:
     with pytest.raises(UndecodableState):
         decode_state(blob)
+
+
+def test_each_write_is_its_own_frame_of_exactly_its_json() -> None:
+    # the thread's compressor is reused: every write is still one whole frame of exactly its JSON
+    from backports import zstd
+
+    large, small = grown_state(events=300), grown_state(events=5, seed=9)
+    for state in (large, small, large):
+        assert zstd.decompress(encode_state(state)) == dump_state(state)
+    assert decode_state(encode_state(small)) == small
