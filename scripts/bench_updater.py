@@ -38,7 +38,7 @@ from pulse.config import Settings  # noqa: E402
 from pulse.domain.updater import ProfileUpdate  # noqa: E402
 from pulse.ports import DeadLetter, DeadLetterSink, ProfileStore, StoredProfile  # noqa: E402
 from pulse.services.ingest import StreamRecord, process_batch  # noqa: E402
-from pulse.services.profile_cache import CachedProfileStore  # noqa: E402
+from pulse.services.profile_cache import updater_store  # noqa: E402
 
 KINDS = ["view"] * 6 + ["click", "add_to_cart", "purchase", "rate", "like", "search", "ad_impression"]
 CONCURRENCY = (1, 2, 4, 8)
@@ -125,8 +125,7 @@ def bench_domain(
     store: ProfileStore = InMemoryStore(codec, round_trip_ms, 2 * round_trip_ms)
     if cached:  # as the updater's wiring builds it, with the template's defaults
         defaults = Settings.model_validate({})
-        budget = defaults.updater_profile_cache_mb << 20
-        store = CachedProfileStore(store, budget, defaults.updater_profile_cache_seconds)
+        store = updater_store(store, defaults.updater_profile_cache_mb, defaults.updater_profile_cache_seconds)
     letters = NoLetters()
     started = time.perf_counter()
     for start in range(0, total, batch):

@@ -35,7 +35,7 @@ from pulse.ports import (
 from pulse.services.activation import Activation
 from pulse.services.experiments import Experiments
 from pulse.services.model_holder import HeldVersions, ModelHolder
-from pulse.services.profile_cache import CachedProfileStore
+from pulse.services.profile_cache import updater_store
 from pulse.services.recommendations import Serving
 from pulse.services.segment_definitions import RuntimeCatalog
 
@@ -272,11 +272,12 @@ def build_updater() -> UpdaterDependencies:
     settings = get_settings()
     install_segment_catalog(DynamoSegmentDirectory(settings), settings)
     letters = SqsDeadLetterSink(settings)
-    store = DynamoProfileStore(settings)
-    cache = settings.updater_profile_cache_mb << 20
+    store = updater_store(
+        DynamoProfileStore(settings), settings.updater_profile_cache_mb, settings.updater_profile_cache_seconds
+    )
     return UpdaterDependencies(
         settings,
-        CachedProfileStore(store, cache, settings.updater_profile_cache_seconds) if cache else store,
+        store,
         letters,
         DynamoCatalogStore(settings),
         DynamoActivityStore(settings),

@@ -64,9 +64,7 @@ class CachedProfileStore(ProfileStore):
 
     def load(self, user_id: str) -> StoredProfile | None:
         with self._lock:
-            held = self._held.pop(user_id, None)
-            if held is not None:
-                self.held_bytes -= held[2]
+            held = self._take(user_id)
             fresh = held is not None and self._clock() - held[1] <= self.max_age
             if fresh:
                 self.hits += 1
@@ -99,9 +97,21 @@ class CachedProfileStore(ProfileStore):
 
     def forget(self, user_id: str) -> None:
         with self._lock:
-            held = self._held.pop(user_id, None)
-            if held is not None:
-                self.held_bytes -= held[2]
+            self._take(user_id)
+
+    def _take(self, user_id: str) -> tuple[StoredProfile, float, int] | None:
+        """The user's entry, out of the cache (the caller holds the lock)."""
+        held = self._held.pop(user_id, None)
+        if held is not None:
+            self.held_bytes -= held[2]
+        return held
 
     def __len__(self) -> int:
         return len(self._held)
+
+
+def updater_store(store: ProfileStore, cache_mb: int, max_age: float) -> ProfileStore:
+    """The store the updater writes through: ``store`` behind a cache of ``cache_mb`` MiB of what it
+    wrote, or ``store`` itself when that is 0 (``UPDATER_PROFILE_CACHE_MB``)."""
+    budget = cache_mb << 20
+    return CachedProfileStore(store, budget, max_age) if budget else store
