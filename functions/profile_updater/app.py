@@ -12,7 +12,6 @@ from aws_lambda_powertools.utilities.parser.models import KinesisDataStreamModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pulse.services.ingest import StreamRecord, process_batch, shard_of
-from pulse.services.profile_cache import CachedProfileStore
 from pulse.wiring import TRACED_MODULES, Provider, build_updater
 
 logger = Logger()
@@ -48,8 +47,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         )
         for r in batch.Records
     ]
-    cache = deps.store if isinstance(deps.store, CachedProfileStore) else None
-    hits = cache.hits if cache else 0
     outcome = process_batch(
         records,
         deps.store,
@@ -69,8 +66,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     metrics.add_metric(name="EventsSkippedAsDuplicates", unit=MetricUnit.Count, value=outcome.skipped)
     metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=outcome.dead_lettered)
     metrics.add_metric(name="ProfileWrites", unit=MetricUnit.Count, value=outcome.writes)
-    reads_skipped = cache.hits - hits if cache else 0  # profiles taken from what this container wrote
-    metrics.add_metric(name="ProfileReadsSkipped", unit=MetricUnit.Count, value=reads_skipped)
+    metrics.add_metric(name="ProfileReadsSkipped", unit=MetricUnit.Count, value=outcome.reads_skipped)
     metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=len(outcome.failed))
     metrics.add_metric(name="CatalogItemsChanged", unit=MetricUnit.Count, value=outcome.items_changed)
     metrics.add_metric(name="PopularityCountersUnwritten", unit=MetricUnit.Count, value=outcome.counters_unwritten)
@@ -84,7 +80,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             "skipped": outcome.skipped,
             "dead_lettered": outcome.dead_lettered,
             "writes": outcome.writes,
-            "reads_skipped": reads_skipped,
+            "reads_skipped": outcome.reads_skipped,
             "retried": len(outcome.failed),
             "items_changed": outcome.items_changed,
             "counters_unwritten": outcome.counters_unwritten,

@@ -9,18 +9,19 @@ import pytest
 from pulse.domain.updater import ProfileUpdate
 from pulse.ports import StoreConflict, TransientFailure
 from pulse.services import profiles
-from pulse.services.ingest import StreamRecord, process_batch
+from pulse.services.ingest import BatchOutcome, StreamRecord, process_batch
 from pulse.services.profile_cache import CachedProfileStore, footprint
 from tests.fakes import MemoryDeadLetters, MemoryProfileStore
 
 T0 = 1_700_000_000.0
 
 
-def deliver(store: object, user: str, n: int, kind: str = "view") -> None:
+def deliver(store: object, user: str, n: int, kind: str = "view") -> BatchOutcome:
     body = {"event_id": f"{user}-{n}", "event_type": kind, "user_id": user, "timestamp": T0 + n, "item_id": f"i{n}"}
     raw = json.dumps(body).encode()
     outcome = process_batch([StreamRecord("s-0", str(n), raw)], store, MemoryDeadLetters(), 14, now=T0 + n)  # type: ignore[arg-type]
     assert not outcome.failed
+    return outcome
 
 
 def cached(inner: MemoryProfileStore, budget: int = 1 << 20, clock: list[float] | None = None) -> CachedProfileStore:
@@ -31,8 +32,8 @@ def cached(inner: MemoryProfileStore, budget: int = 1 << 20, clock: list[float] 
 def test_a_user_written_here_is_not_read_again() -> None:
     inner = MemoryProfileStore()
     store = cached(inner)
-    for n in range(1, 6):
-        deliver(store, "ann", n)
+    skipped = [deliver(store, "ann", n).reads_skipped for n in range(1, 6)]
+    assert skipped == [0, 1, 1, 1, 1]  # what the updater publishes as ProfileReadsSkipped
     assert inner.reads == 1 and inner.writes == 5  # only the first batch read the (missing) profile
     assert profiles.get_profile(inner, "ann").behavior.counts == {"view": 5}
     assert (store.hits, store.misses) == (4, 1)
@@ -43,7 +44,8 @@ def test_a_write_made_elsewhere_is_found_by_the_version_check_and_nothing_is_los
     store, other = cached(inner), cached(inner)  # two updater containers on one table
     deliver(store, "ann", 1)
     deliver(other, "ann", 2)  # the profile moved on behind the first container's back
-    deliver(store, "ann", 3)  # its held version is stale: the write fails, it reads and applies again
+    third = deliver(store, "ann", 3)  # its held version is stale: the write fails, it reads and applies again
+    assert (third.reads_skipped, third.conflicts, third.writes) == (1, 1, 1)
     assert inner.reads == 3 and (store.hits, store.misses) == (1, 2)
     assert profiles.get_profile(inner, "ann").behavior.counts == {"view": 3}
 

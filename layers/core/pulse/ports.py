@@ -47,6 +47,7 @@ class StoredProfile:
     state: ProfileState
     version: int
     erased_until: float | None = None  # a tombstone left by an erasure (its state is empty)
+    held: bool = False  # kept in memory by the store since this process wrote it: no read was made
 
     def erased_at(self, now: float) -> bool:
         """Erased and still within the tombstone's period: the user's events must not recreate it."""

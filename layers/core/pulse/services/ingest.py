@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import cast
+from typing import NamedTuple, cast
 
 from pulse import heap
 from pulse.domain.activity import THROUGHPUT_RETENTION, THROUGHPUT_ROW, minute_buckets
@@ -80,6 +80,7 @@ class BatchOutcome:
     skipped: int = 0
     dead_lettered: int = 0
     writes: int = 0
+    reads_skipped: int = 0  # profiles the store held from this process's own writes (no read made)
     conflicts: int = 0
     users: int = 0
     items_changed: int = 0  # item_update events that changed the catalogue
@@ -123,7 +124,7 @@ def process_batch(
         for letter in unsent:
             marks.fail_from(StreamPosition(letter.shard_id, int(letter.sequence_number)))
 
-    def apply(user_id: str, events: list[PositionedEvent]) -> tuple[ProfileUpdate, int, int] | None:
+    def apply(user_id: str, events: list[PositionedEvent]) -> _Applied | None:
         first = cast(StreamPosition, events[0].position)  # stream records always carry their position
         if marks.failed_before(first):
             return None  # its shard already failed before this user: it will be re-delivered anyway
@@ -155,16 +156,17 @@ def process_batch(
     for result in results:
         if result is None:
             continue
-        update, writes, conflicts = result
+        update = result.update
         applied_events += update.events
-        if writes:
+        if result.writes:
             user = update.state.profile.user_id
             written += [PendingNotice(n, user, now) for n in update.notices]
         outcome.applied += update.applied  # 0 when nothing changed (then nothing was written)
         outcome.attributed += update.attributed
         outcome.skipped += update.skipped
-        outcome.writes += writes
-        outcome.conflicts += conflicts
+        outcome.writes += result.writes
+        outcome.reads_skipped += result.reads_skipped
+        outcome.conflicts += result.conflicts
 
     if activation is not None and written:
         published = publish_written(activation, written)
@@ -259,6 +261,17 @@ class _ShardMarks:
             self.dead_lettered += len(letters)
 
 
+class _Applied(NamedTuple):
+    """One user's part of a batch: the update that was saved (or found to change nothing), the writes
+    made (0 or 1), the loads the store answered from memory, and the conditional-write conflicts
+    retried on the way."""
+
+    update: ProfileUpdate
+    writes: int = 0
+    reads_skipped: int = 0
+    conflicts: int = 0
+
+
 def _apply_user(
     store: ProfileStore,
     user_id: str,
@@ -267,14 +280,15 @@ def _apply_user(
     now: float,
     impressions_tracked: bool,
     attribution: Attribution | None = None,
-) -> tuple[ProfileUpdate, int, int]:
-    """The update that was saved (or found to change nothing), the writes made (0 or 1), and the
-    conditional-write conflicts retried on the way."""
-    conflicts = 0
+) -> _Applied:
+    """Apply one user's events with a read and a conditional write, again from a fresh read when
+    the write finds the profile changed."""
+    conflicts = held = 0
     for _ in range(CONFLICT_ATTEMPTS):
         stored = store.load(user_id)
+        held += stored is not None and stored.held
         if stored is not None and stored.erased_at(now):  # erased: in-flight and re-sent events are dropped
-            return ProfileUpdate(stored.state, skipped=len(events)), 0, conflicts
+            return _Applied(ProfileUpdate(stored.state, skipped=len(events)), 0, held, conflicts)
         update = apply_user_events(
             stored.state if stored and not stored.is_tombstone else None,
             user_id,
@@ -286,11 +300,11 @@ def _apply_user(
             after_version=stored.version if stored and stored.is_tombstone else 0,
         )
         if not update.changed:
-            return update, 0, conflicts
+            return _Applied(update, 0, held, conflicts)
         try:
             store.save(update, expected_version=stored.version if stored else None)
         except StoreConflict:
             conflicts += 1
             continue
-        return update, 1, conflicts
+        return _Applied(update, 1, held, conflicts)
     raise TransientFailure(f"profile of {user_id} kept changing under {CONFLICT_ATTEMPTS} attempts")

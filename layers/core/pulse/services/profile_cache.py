@@ -81,7 +81,7 @@ class CachedProfileStore(ProfileStore):
         size = footprint(update.state)
         if size > self.budget:
             return
-        saved = StoredProfile(update.state, update.state.profile.version)
+        saved = StoredProfile(update.state, update.state.profile.version, held=True)
         with self._lock:
             self._held[user_id] = (saved, self._clock(), size)
             self.held_bytes += size
